@@ -1,0 +1,137 @@
+// Command listserv runs the list service (`listserv serve`) and
+// administers it (`listserv group create ...`). Admin commands reach a
+// running server through <data_dir>/control.sock and open a stopped data
+// directory themselves. Exit status: 0 success, 1 a refused action (one
+// line on stderr), 2 a usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"listserv/listserv/config"
+	"listserv/listserv/control"
+	"listserv/mailstore"
+)
+
+const usage = `usage: listserv [-config FILE] COMMAND [ARGS]
+
+  serve                                   run the service
+  group create [-join open|approve] [-post members|announce] [-admin ADDR]... NAME
+  group list
+  group show NAME
+  member add [-admin] GROUP ADDR          active at once, welcome sent
+  member list GROUP                       address, alias, state[, admin]
+  member remove GROUP ADDR
+  backup FILE                             consistent copy of the database
+
+Without -config, the embedded defaults are used (data in ./data).
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: tests call it.
+func run(argv []string, stdout, stderr io.Writer) int {
+	cfgPath, args, err := splitGlobal(argv)
+	if err != nil || len(args) == 0 {
+		if err != nil {
+			fmt.Fprintln(stderr, "listserv:", err)
+		}
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "listserv: config:", err)
+		return 1
+	}
+	if args[0] == "serve" {
+		if len(args) > 1 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serve(ctx, cfg, stderr); err != nil {
+			fmt.Fprintln(stderr, "listserv:", err)
+			return 1
+		}
+		return 0
+	}
+	return admin(cfg, args, stdout, stderr)
+}
+
+// splitGlobal takes -config FILE (or -config=FILE, --config) out of argv,
+// wherever it stands: before or after the subcommand name.
+func splitGlobal(argv []string) (cfgPath string, rest []string, err error) {
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		name, val, hasVal := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "config" {
+			rest = append(rest, a)
+			continue
+		}
+		if !hasVal {
+			if i+1 == len(argv) {
+				return "", nil, errors.New("-config needs a file")
+			}
+			i++
+			val = argv[i]
+		}
+		cfgPath = val
+	}
+	return cfgPath, rest, nil
+}
+
+// admin runs an admin command through the running server, or on the
+// stopped data directory when no server answers.
+func admin(cfg config.Config, args []string, stdout, stderr io.Writer) int {
+	args = absolutePaths(args)
+	reply, err := control.Call(cfg.DataDir, args)
+	if err == nil {
+		io.WriteString(stdout, reply.Stdout)
+		io.WriteString(stderr, reply.Stderr)
+		return reply.Code
+	}
+	if !errors.Is(err, control.ErrNoServer) {
+		fmt.Fprintln(stderr, "listserv: control socket:", err)
+		return 1
+	}
+	env, err := openLocal(cfg)
+	if errors.Is(err, mailstore.ErrLocked) {
+		fmt.Fprintf(stderr, "listserv: a server holds %s but its control socket does not answer\n", cfg.DataDir)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "listserv:", err)
+		return 1
+	}
+	defer env.close()
+	return runCommand(context.Background(), env.svc, args, stdout, stderr)
+}
+
+// absolutePaths makes file arguments absolute, since a running server
+// has another working directory than the command.
+func absolutePaths(args []string) []string {
+	out := append([]string(nil), args...)
+	n := len(out)
+	if n == 2 && out[0] == "backup" {
+		if abs, err := filepath.Abs(out[1]); err == nil {
+			out[1] = abs
+		}
+	}
+	return out
+}

@@ -1,0 +1,142 @@
+package listserv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode"
+
+	"listserv/mailstore"
+)
+
+// GroupSpec is what `group create` asks for.
+type GroupSpec struct {
+	Name       string
+	JoinPolicy string   // "open" or "approve"; "" = approve
+	PostPolicy string   // "members", "announce"; "" = members
+	Admins     []string // addresses, made admin members
+}
+
+// Policies this version implements. moderated and first-post need the
+// held-post queue, which is not built yet: refusing them is better than
+// accepting posts that nobody can ever approve.
+var (
+	joinPolicies = map[string]bool{"open": true, "approve": true}
+	postPolicies = map[string]bool{"members": true, "announce": true}
+)
+
+// DefaultPostsPerHour is a new group's per-member posting limit.
+const DefaultPostsPerHour = 30
+
+// CreateGroup creates a group and adds its admins.
+func (s *Service) CreateGroup(ctx context.Context, spec GroupSpec) (mailstore.Group, error) {
+	g := mailstore.Group{
+		Name:           strings.ToLower(spec.Name),
+		JoinPolicy:     spec.JoinPolicy,
+		PostPolicy:     spec.PostPolicy,
+		FirstPostsHeld: 1,
+		PostsPerHour:   DefaultPostsPerHour,
+	}
+	if g.JoinPolicy == "" {
+		g.JoinPolicy = "approve"
+	}
+	if g.PostPolicy == "" {
+		g.PostPolicy = "members"
+	}
+	if !ValidGroupName(g.Name) {
+		return g, fmt.Errorf("invalid group name %q: use a-z, 0-9, '.' and '-', not ending in %s", spec.Name, strings.Join(reservedSuffixes, ", "))
+	}
+	if !joinPolicies[g.JoinPolicy] {
+		return g, fmt.Errorf("join policy %q: want open or approve", g.JoinPolicy)
+	}
+	if !postPolicies[g.PostPolicy] {
+		return g, fmt.Errorf("post policy %q is not available in this version (members, announce)", g.PostPolicy)
+	}
+	for _, a := range spec.Admins {
+		if _, err := CheckAddress(a); err != nil {
+			return g, err
+		}
+	}
+	if err := s.store.CreateGroup(g); err != nil {
+		return g, err
+	}
+	s.log.Info("group created", "group", g.Name, "join", g.JoinPolicy, "post", g.PostPolicy)
+	for _, a := range spec.Admins {
+		if _, err := s.AddMember(ctx, g.Name, a, true); err != nil {
+			return g, err
+		}
+	}
+	return s.store.Group(g.Name)
+}
+
+// CheckAddress validates a member address typed by an admin and returns
+// it normalized (domain lower-cased). It refuses anything that could not
+// safely name a mailbox directory or a header value.
+func CheckAddress(addr string) (string, error) {
+	a, err := mail.ParseAddress(addr)
+	if err != nil || a.Name != "" || a.Address != strings.TrimSpace(addr) {
+		return "", fmt.Errorf("invalid address %q: want local@domain", addr)
+	}
+	at := strings.LastIndexByte(a.Address, '@')
+	local, domain := a.Address[:at], strings.ToLower(a.Address[at+1:])
+	if len(a.Address) > 254 || strings.ContainsAny(a.Address, "/\\\"") || strings.HasPrefix(local, ".") ||
+		!strings.Contains(domain, ".") && domain != "localhost" {
+		return "", fmt.Errorf("invalid address %q", addr)
+	}
+	for _, r := range a.Address {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return "", fmt.Errorf("invalid address %q", addr)
+		}
+	}
+	return local + "@" + domain, nil
+}
+
+// AddMember makes addr an active member of group at once (an admin's
+// act: no confirmation) and queues their welcome.
+func (s *Service) AddMember(ctx context.Context, group, addr string, admin bool) (mailstore.Member, error) {
+	norm, err := CheckAddress(addr)
+	if err != nil {
+		return mailstore.Member{}, err
+	}
+	m, err := s.store.AddMember(group, norm, mailstore.Active, admin, newAlias)
+	if err != nil {
+		return m, err
+	}
+	s.log.Info("member added", "group", group, "alias", m.Slug, "member", m.ID, "admin", admin)
+	if err := s.sendWelcome(group, &m); err != nil {
+		s.log.Error("welcome not queued", "group", group, "alias", m.Slug, "err", err)
+		return m, fmt.Errorf("member added, but the welcome could not be queued: %w", err)
+	}
+	return m, nil
+}
+
+// RemoveMember ends a membership; the archive keeps their posts under
+// their alias.
+func (s *Service) RemoveMember(ctx context.Context, group, addr string) (mailstore.Member, error) {
+	m, err := s.store.RemoveMember(group, addr)
+	if err != nil {
+		return m, err
+	}
+	s.log.Info("member removed", "group", group, "alias", m.Slug, "member", m.ID)
+	return m, nil
+}
+
+// Members lists a group's current members (removed ones left out).
+func (s *Service) Members(ctx context.Context, group string) ([]mailstore.Member, error) {
+	all, err := s.store.Members(group)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, m := range all {
+		if m.State != mailstore.Removed {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// IsNotFound reports whether err means a group or member does not exist.
+func IsNotFound(err error) bool { return errors.Is(err, mailstore.ErrNotFound) }

@@ -1,0 +1,240 @@
+// Package config owns listserv's configuration: the documented struct,
+// its defaults (what `listserv serve` uses with no file), and loading a
+// TOML file over them. Every key is optional; an unknown key is an error
+// that names it, so a typo never silently falls back to a default.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration. deploy/listserv.toml lists every key
+// with its default.
+type Config struct {
+	// Domain is the lists' mail domain: recovery@Domain.
+	Domain string `toml:"domain"`
+	// Hostname is the HELO name and the name in banners.
+	Hostname string `toml:"hostname"`
+	// DataDir holds the database, the control socket and the outbox.
+	DataDir string `toml:"data_dir"`
+
+	SMTP     SMTP     `toml:"smtp"`
+	IMAP     IMAP     `toml:"imap"`
+	TLS      TLS      `toml:"tls"`
+	Delivery Delivery `toml:"delivery"`
+	Auth     Auth     `toml:"auth"`
+	DKIM     DKIM     `toml:"dkim"`
+	DNS      DNS      `toml:"dns"`
+	Metrics  Metrics  `toml:"metrics"`
+	Log      Log      `toml:"log"`
+}
+
+// SMTP configures the inbound listeners.
+type SMTP struct {
+	Listen           string `toml:"listen"`
+	SubmissionListen string `toml:"submission_listen"`
+	LMTPListen       string `toml:"lmtp_listen"`
+	MaxMessageBytes  int64  `toml:"max_message_bytes"`
+	// DataTimeout is the deadline for a whole DATA transfer.
+	DataTimeout Duration `toml:"data_timeout"`
+}
+
+// IMAP configures the archive listeners.
+type IMAP struct {
+	Listen    string `toml:"listen"`
+	TLSListen string `toml:"tls_listen"`
+}
+
+// TLS names the certificate for STARTTLS and implicit TLS.
+type TLS struct {
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+}
+
+// Delivery configures the outbound queue.
+type Delivery struct {
+	// Transport is "outbox", "smarthost" or "mx".
+	Transport string `toml:"transport"`
+	// Smarthost is host:port for the smarthost transport.
+	Smarthost string `toml:"smarthost"`
+	// SmarthostTLS is "starttls" (use it when offered), "tls" (implicit
+	// TLS) or "none".
+	SmarthostTLS string `toml:"smarthost_tls"`
+	// SmarthostUsername and SmarthostPassword enable AUTH PLAIN.
+	SmarthostUsername string `toml:"smarthost_username"`
+	SmarthostPassword string `toml:"smarthost_password"`
+	// Workers is the number of concurrent deliveries (and connections).
+	Workers int `toml:"workers"`
+	// MXPort is the port tried on MX hosts (tests only).
+	MXPort int `toml:"mx_port"`
+	// RetryInitial is the first retry delay; it doubles each attempt.
+	RetryInitial Duration `toml:"retry_initial"`
+	// RetryMax caps one retry delay.
+	RetryMax Duration `toml:"retry_max"`
+	// GiveUpAfter ends retries of a delivery this long after it was queued.
+	GiveUpAfter Duration `toml:"give_up_after"`
+}
+
+// Auth configures who may post.
+type Auth struct {
+	SenderAuth        string `toml:"sender_auth"`
+	TrustedAuthservID string `toml:"trusted_authserv_id"`
+}
+
+// DKIM configures outbound signing.
+type DKIM struct {
+	Selector string `toml:"selector"`
+	KeyFile  string `toml:"key_file"`
+}
+
+// DNS names the resolver ("" = the system's).
+type DNS struct {
+	Resolver string `toml:"resolver"`
+}
+
+// Metrics configures the Prometheus and health endpoint.
+type Metrics struct {
+	Listen string `toml:"listen"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is "debug", "info", "warn" or "error".
+	Level string `toml:"level"`
+	// Format is "text" or "json".
+	Format string `toml:"format"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("90s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses "1m30s".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration back.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration `listserv serve` uses with no file.
+func Default() Config {
+	return Config{
+		Domain:   "localhost",
+		Hostname: "localhost",
+		DataDir:  "./data",
+		SMTP: SMTP{
+			Listen:          "127.0.0.1:2525",
+			MaxMessageBytes: 10 << 20,
+			DataTimeout:     Duration{5 * time.Minute},
+		},
+		IMAP: IMAP{Listen: "127.0.0.1:1143"},
+		Delivery: Delivery{
+			Transport:    "outbox",
+			SmarthostTLS: "starttls",
+			Workers:      8,
+			MXPort:       25,
+			RetryInitial: Duration{time.Minute},
+			RetryMax:     Duration{4 * time.Hour},
+			GiveUpAfter:  Duration{5 * 24 * time.Hour},
+		},
+		Auth: Auth{SenderAuth: "none"},
+		Log:  Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads path over the defaults; path "" means the defaults alone.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, cfg.Validate()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, err
+	}
+	md, err := toml.Decode(string(b), &cfg)
+	if err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return cfg, fmt.Errorf("%s: unknown key %s", path, strings.Join(keys, ", "))
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks values that would otherwise fail later, far from the
+// file.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	c.Domain = strings.ToLower(strings.TrimSpace(c.Domain))
+	if c.Domain == "" || strings.ContainsAny(c.Domain, " @/\\\r\n") {
+		bad("domain %q is not a mail domain", c.Domain)
+	} else if _, err := mail.ParseAddress("x@" + c.Domain); err != nil {
+		bad("domain %q is not a mail domain", c.Domain)
+	}
+	if c.Hostname == "" || strings.ContainsAny(c.Hostname, " \r\n") {
+		bad("hostname %q is not a host name", c.Hostname)
+	}
+	if c.DataDir == "" {
+		bad("data_dir is empty")
+	}
+	if c.SMTP.MaxMessageBytes <= 0 {
+		bad("smtp.max_message_bytes must be positive")
+	}
+	switch c.Delivery.Transport {
+	case "outbox", "mx":
+	case "smarthost":
+		if c.Delivery.Smarthost == "" {
+			bad("delivery.smarthost is required with transport \"smarthost\"")
+		}
+	default:
+		bad("delivery.transport %q: want outbox, smarthost or mx", c.Delivery.Transport)
+	}
+	switch c.Delivery.SmarthostTLS {
+	case "starttls", "tls", "none":
+	default:
+		bad("delivery.smarthost_tls %q: want starttls, tls or none", c.Delivery.SmarthostTLS)
+	}
+	if c.Delivery.Workers < 1 || c.Delivery.Workers > 1024 {
+		bad("delivery.workers must be 1..1024")
+	}
+	if c.Delivery.RetryInitial.Duration <= 0 || c.Delivery.RetryMax.Duration < c.Delivery.RetryInitial.Duration {
+		bad("delivery.retry_initial must be positive and at most delivery.retry_max")
+	}
+	switch c.Auth.SenderAuth {
+	case "none", "dmarc":
+	default:
+		bad("auth.sender_auth %q: want none or dmarc", c.Auth.SenderAuth)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format %q: want text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}

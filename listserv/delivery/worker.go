@@ -1,0 +1,164 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"listserv/mailstore"
+)
+
+// Transport opens connections that deliver messages.
+type Transport interface {
+	// Dial opens a connection; a worker keeps it for many messages.
+	Dial(ctx context.Context) (Conn, error)
+}
+
+// Conn sends messages one transaction at a time.
+type Conn interface {
+	// Send delivers msg from the envelope sender to one recipient. An
+	// error that has a Temporary() bool method reporting false is
+	// permanent (a 5xx reply); any other error is retried.
+	Send(ctx context.Context, from, to string, msg []byte) error
+	// Reset readies the connection after a failed Send; an error means it
+	// is no longer usable.
+	Reset() error
+	Close() error
+}
+
+// Permanent reports whether err means "never retry".
+func Permanent(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && !t.Temporary()
+}
+
+// worker sends jobs over one connection, dialing it when needed.
+func (q *Queue) worker(ctx context.Context) {
+	var conn Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	for j := range q.jobs {
+		res := q.attempt(ctx, &conn, j)
+		q.results <- res
+	}
+}
+
+// attempt makes one delivery attempt and says what became of it.
+func (q *Queue) attempt(ctx context.Context, conn *Conn, j mailstore.Job) mailstore.Result {
+	msg, err := q.cache.get(q.store, j.Ref)
+	if err != nil {
+		if errors.Is(err, mailstore.ErrNotFound) {
+			// The post was erased before it was sent: nothing to deliver.
+			q.log.Info("delivery dropped: message gone", "job", j.ID, "group", j.Ref.Group)
+			return mailstore.Result{Job: j, Outcome: mailstore.Failed, Err: "message no longer in the store"}
+		}
+		return q.retry(j, err)
+	}
+	if *conn == nil {
+		c, err := q.opts.Transport.Dial(ctx)
+		if err != nil {
+			return q.retry(j, err)
+		}
+		*conn = c
+	}
+	from := VERPAddress(q.verpKey, j.Ref.Group, q.opts.Domain, j.MemberID, j.ID)
+	err = (*conn).Send(ctx, from, j.Rcpt, msg)
+	if err == nil {
+		return mailstore.Result{Job: j, Outcome: mailstore.Delivered}
+	}
+	if rerr := (*conn).Reset(); rerr != nil {
+		(*conn).Close()
+		*conn = nil
+	}
+	if Permanent(err) {
+		q.log.Warn("delivery failed for good", "job", j.ID, "group", j.Ref.Group, "member", j.MemberID, "err", logSafe(err, j.Rcpt))
+		return mailstore.Result{Job: j, Outcome: mailstore.Failed, Err: err.Error()}
+	}
+	return q.retry(j, err)
+}
+
+// retry schedules the next attempt, or gives up when the job is too old.
+func (q *Queue) retry(j mailstore.Job, err error) mailstore.Result {
+	now := time.Now()
+	if now.Sub(j.Created) >= q.opts.GiveUpAfter {
+		q.log.Warn("delivery given up after retries", "job", j.ID, "group", j.Ref.Group, "member", j.MemberID, "attempts", j.Attempts+1, "err", logSafe(err, j.Rcpt))
+		return mailstore.Result{Job: j, Outcome: mailstore.Failed, Err: err.Error()}
+	}
+	delay := q.opts.RetryInitial
+	for i := 0; i < j.Attempts && delay < q.opts.RetryMax; i++ {
+		delay *= 2
+	}
+	delay = min(delay, q.opts.RetryMax)
+	q.log.Info("delivery deferred", "job", j.ID, "group", j.Ref.Group, "member", j.MemberID, "attempt", j.Attempts+1, "retry_in", delay, "err", logSafe(err, j.Rcpt))
+	return mailstore.Result{Job: j, Outcome: mailstore.Retry, RetryAt: now.Add(delay), Err: err.Error()}
+}
+
+// logSafe renders a delivery error for the log. A remote reply often
+// quotes the recipient's address ("550 <x@y>: no such user"), so an SMTP
+// reply is logged by its codes alone, and any other text has the address
+// and its local part cut out.
+func logSafe(err error, rcpt string) string {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("remote replied %d %d.%d.%d", se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+	}
+	s := err.Error()
+	if rcpt == "" {
+		return s
+	}
+	local, _, _ := strings.Cut(rcpt, "@")
+	for _, secret := range []string{rcpt, local} {
+		if len(secret) < 2 {
+			continue
+		}
+		re := regexp.MustCompile("(?i)" + regexp.QuoteMeta(secret))
+		s = re.ReplaceAllString(s, "<recipient>")
+	}
+	return s
+}
+
+// msgCache keeps recently sent messages in memory: one post goes to every
+// member, so its bytes are read from the store once, not once per member.
+type msgCache struct {
+	mu    sync.Mutex
+	max   int
+	items map[mailstore.MsgRef][]byte
+	order []mailstore.MsgRef
+}
+
+func newMsgCache(n int) *msgCache {
+	return &msgCache{max: n, items: make(map[mailstore.MsgRef][]byte)}
+}
+
+func (c *msgCache) get(db *mailstore.DB, ref mailstore.MsgRef) ([]byte, error) {
+	c.mu.Lock()
+	b, ok := c.items[ref]
+	c.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := db.Message(ref)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if _, ok := c.items[ref]; !ok {
+		if len(c.order) >= c.max {
+			delete(c.items, c.order[0])
+			c.order = c.order[1:]
+		}
+		c.items[ref] = b
+		c.order = append(c.order, ref)
+	}
+	c.mu.Unlock()
+	return b, nil
+}

@@ -1,0 +1,199 @@
+package listserv
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+
+	"listserv/listserv/anon"
+	"listserv/mailstore"
+)
+
+// Envelope is what the SMTP session knew about a message besides its
+// bytes. It is never logged whole.
+type Envelope struct {
+	// MailFrom is the envelope sender ("" for a null sender).
+	MailFrom string
+	// Target is the one recipient of the transaction.
+	Target Target
+	// RemoteIP is the client's address, for authentication only.
+	RemoteIP net.IP
+	// AuthUser is the authenticated submission user ("" on port 25).
+	AuthUser string
+	// ConnID names the SMTP connection in logs.
+	ConnID string
+}
+
+// SenderCheck decides whether a message may be attributed to the address
+// in its From header. This is the seam where DMARC-aligned SPF/DKIM and
+// submission credentials plug in.
+type SenderCheck interface {
+	// Check returns nil when msg.From is proven, or an *Error (NotAllowed
+	// for a failure, Unavailable for a temporary DNS error).
+	Check(ctx context.Context, env *Envelope, raw []byte, msg *anon.Message) error
+}
+
+// AcceptFrom is sender_auth = "none": the member is whoever the From
+// header names. For development only.
+type AcceptFrom struct{}
+
+// Check accepts every message.
+func (AcceptFrom) Check(context.Context, *Envelope, []byte, *anon.Message) error { return nil }
+
+// Receive takes one message for env.Target. It returns nil when the
+// message was durably committed, or dropped on purpose (loops, robots),
+// and an *Error otherwise; nothing is stored when it returns an error.
+func (s *Service) Receive(ctx context.Context, env *Envelope, raw []byte) error {
+	log := s.log.With("conn", env.ConnID, "group", env.Target.Group)
+	msg, err := anon.Parse(raw)
+	if err != nil {
+		log.Info("message refused", "reason", "malformed", "err", err)
+		return &Error{Kind: Malformed, Public: "message could not be parsed: " + publicParseError(err), Err: err}
+	}
+	switch env.Target.Role {
+	case RolePost:
+		return s.post(ctx, log, env, raw, msg)
+	default:
+		return refuse(NoSuchRecipient, "this address does not take mail yet")
+	}
+}
+
+func publicParseError(err error) string {
+	if errors.Is(err, anon.ErrMalformed) {
+		return "malformed header"
+	}
+	return "unreadable message"
+}
+
+func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw []byte, msg *anon.Message) error {
+	group := env.Target.Group
+	if why := msg.Robot(s.listID(group)); why != "" || env.MailFrom == "" {
+		if why == "" {
+			why = "null envelope sender"
+		}
+		log.Info("message dropped", "reason", why)
+		return nil
+	}
+	g, err := s.store.Group(group)
+	if err != nil {
+		return s.storeErr(err, "no such group here")
+	}
+	// Authenticate before looking the sender up, so that a forged From
+	// cannot probe the roster.
+	if err := s.sender.Check(ctx, env, raw, msg); err != nil {
+		log.Info("post refused", "reason", "sender not authenticated", "err", err)
+		return err
+	}
+	if msg.From.Addr == "" {
+		return refuse(NotAllowed, "a post needs a From address")
+	}
+	m, err := s.store.MemberByAddr(group, msg.From.Addr)
+	if err != nil || !m.CanPost() {
+		if err != nil && !errors.Is(err, mailstore.ErrNotFound) {
+			return unavailable(err)
+		}
+		log.Info("post refused", "reason", "not a member")
+		return refuse(NotAllowed, "only members of this group may post to it")
+	}
+	log = log.With("alias", m.Slug)
+	if g.PostPolicy == "announce" && !m.Admin {
+		log.Info("post refused", "reason", "announce group, not an admin")
+		return refuse(NotAllowed, "only the admins post to this group")
+	}
+	if !s.rate.allow(group, m.ID, g.PostsPerHour) {
+		log.Info("post refused", "reason", "rate limit", "per_hour", g.PostsPerHour)
+		return refuse(RateLimited, "too many posts from you in the last hour, please try later")
+	}
+	p, err := s.anonymizePost(group, msg, &m)
+	if err != nil {
+		s.rate.undo(group, m.ID)
+		log.Info("post refused", "reason", "cannot anonymize", "err", err)
+		return &Error{Kind: Malformed, Public: "message could not be relayed safely", Err: err}
+	}
+	c, err := s.store.CommitPost(*p)
+	if err != nil {
+		s.rate.undo(group, m.ID)
+		log.Error("post not stored", "err", err)
+		return s.storeErr(err, "no such group here")
+	}
+	log.Info("post accepted", "message_id", p.Meta.MessageID, "uid", c.UID, "deliveries", c.Jobs)
+	if c.Jobs > 0 {
+		s.wake()
+	}
+	return nil
+}
+
+// storeErr maps a store error: a missing record is a refusal, anything
+// else a temporary failure.
+func (s *Service) storeErr(err error, notFound string) error {
+	if errors.Is(err, mailstore.ErrNotFound) {
+		return refuse(NoSuchRecipient, notFound)
+	}
+	return unavailable(err)
+}
+
+// anonymizePost writes the member-facing copy of msg and its archive
+// record.
+func (s *Service) anonymizePost(group string, msg *anon.Message, m *mailstore.Member) (*mailstore.Post, error) {
+	refs, err := s.store.ResolveRefs(group, citedIDs(msg))
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	id := s.newMessageID()
+	out, err := anon.Anonymize(msg, anon.Params{
+		Group:     group,
+		Domain:    s.domain,
+		Hostname:  s.host,
+		AliasName: m.Alias,
+		AliasSlug: m.Slug,
+		MessageID: id,
+		Date:      now,
+		MapRef: func(ref string) (string, bool) {
+			v, ok := refs[ref]
+			return v, ok
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &mailstore.Post{
+		Group: group,
+		Raw:   out,
+		Meta: mailstore.PostMeta{
+			MessageID: id,
+			Date:      now,
+			Size:      len(out),
+			AuthorID:  m.ID,
+			Subject:   msg.Header.Get("Subject"),
+		},
+		OrigMessageID: msg.MessageID,
+	}, nil
+}
+
+// citedIDs lists the Message-IDs a message's In-Reply-To and References
+// name, without brackets.
+func citedIDs(msg *anon.Message) []string {
+	var out []string
+	for _, field := range []string{"In-Reply-To", "References"} {
+		for _, v := range msg.Header.Values(field) {
+			for {
+				i := strings.IndexByte(v, '<')
+				if i < 0 {
+					break
+				}
+				j := strings.IndexByte(v[i:], '>')
+				if j < 0 {
+					break
+				}
+				if id := strings.TrimSpace(v[i+1 : i+j]); id != "" {
+					out = append(out, id)
+				}
+				v = v[i+j+1:]
+			}
+		}
+	}
+	return out
+}

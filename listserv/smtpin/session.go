@@ -1,0 +1,142 @@
+package smtpin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+
+	"github.com/emersion/go-smtp"
+
+	"listserv/listserv"
+)
+
+// session is one SMTP connection's state.
+type session struct {
+	srv     *Server
+	ip      net.IP
+	id      string
+	from    string
+	hasFrom bool
+	target  *listserv.Target
+}
+
+func (s *session) Reset() {
+	s.from, s.hasFrom, s.target = "", false, nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	s.from, s.hasFrom, s.target = from, true, nil
+	return nil
+}
+
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if s.target != nil {
+		return reply(&listserv.Error{Kind: listserv.TooManyRecipients, Public: "one group address per message, please send again for the others"})
+	}
+	t, err := s.srv.svc.Resolve(context.Background(), to)
+	if err != nil {
+		s.srv.log.Debug("recipient refused", "conn", s.id, "err", err)
+		return reply(err)
+	}
+	s.target = &t
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	raw, err := readData(r)
+	if err != nil {
+		s.srv.log.Info("message refused", "conn", s.id, "reason", "data", "err", err)
+		return dataReply(err)
+	}
+	env := &listserv.Envelope{MailFrom: s.from, Target: *s.target, RemoteIP: s.ip, ConnID: s.id}
+	return reply(s.srv.svc.Receive(context.Background(), env, raw))
+}
+
+// readData reads the whole DATA body and normalizes line endings.
+func readData(r io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return NormalizeCRLF(buf.Bytes()), nil
+}
+
+// dataReply maps an error while reading DATA.
+func dataReply(err error) error {
+	var se *smtp.SMTPError
+	switch {
+	case errors.As(err, &se):
+		return se // ErrDataTooLarge: 552 5.3.4
+	case errors.Is(err, smtp.ErrTooLongLine):
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "a line is over 64 KiB; message refused"}
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "timeout reading the message, please try again"}
+		}
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "error reading the message, please try again"}
+	}
+}
+
+// reply is the one place where the service's errors become SMTP replies.
+// go-smtp needs an unwrapped *smtp.SMTPError (it type-asserts); anything
+// untyped is a temporary failure, its detail kept for the log.
+func reply(err error) error {
+	if err == nil {
+		return nil
+	}
+	var le *listserv.Error
+	if !errors.As(err, &le) {
+		le = &listserv.Error{Kind: listserv.Unavailable, Public: "temporary local problem, please try again later", Err: err}
+	}
+	code, enh := 451, smtp.EnhancedCode{4, 3, 0}
+	switch le.Kind {
+	case listserv.NoSuchRecipient:
+		code, enh = 550, smtp.EnhancedCode{5, 1, 1}
+	case listserv.NotAllowed:
+		code, enh = 550, smtp.EnhancedCode{5, 7, 1}
+	case listserv.Malformed:
+		code, enh = 554, smtp.EnhancedCode{5, 6, 0}
+	case listserv.TooLarge:
+		code, enh = 552, smtp.EnhancedCode{5, 3, 4}
+	case listserv.RateLimited:
+		code, enh = 451, smtp.EnhancedCode{4, 7, 1}
+	case listserv.TooManyRecipients:
+		code, enh = 452, smtp.EnhancedCode{4, 5, 3}
+	}
+	return &smtp.SMTPError{Code: code, EnhancedCode: enh, Message: le.Public}
+}
+
+// NormalizeCRLF turns bare LF and bare CR into CRLF, so that what we
+// store and relay has one line ending and no hidden line breaks.
+func NormalizeCRLF(b []byte) []byte {
+	bare := false
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') || c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
+			bare = true
+			break
+		}
+	}
+	if !bare {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(b)/32)
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '\r':
+			out = append(out, '\r', '\n')
+			if i+1 < len(b) && b[i+1] == '\n' {
+				i++
+			}
+		case '\n':
+			out = append(out, '\r', '\n')
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}

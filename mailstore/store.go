@@ -1,0 +1,180 @@
+// Package mailstore owns listserv's durable state: groups and their
+// settings, members and their aliases, each group's archive, the map from
+// authors' Message-IDs to ours, and the outbound delivery queue.
+//
+// Everything lives in one bbolt file, <data_dir>/listserv.db, which one
+// process holds at a time (bbolt takes an exclusive flock). The package
+// imports no protocol library: it stores bytes and records, and the
+// protocol packages adapt it.
+//
+// Layout (bucket → key → value):
+//
+//	meta                    "version" → 1; "verp-key" → 32 random bytes
+//	groups                  name → Group (JSON)
+//	g/<name>/members        member id (8 bytes BE) → Member (JSON)
+//	g/<name>/addr           lower-cased address → member id
+//	g/<name>/alias          alias slug → member id (kept after removal)
+//	g/<name>/archive        UID (8 bytes BE) → anonymized message bytes
+//	g/<name>/archmeta       UID → PostMeta (JSON)
+//	g/<name>/msgid          author's Message-ID → our Message-ID
+//	g/<name>/ours           our Message-ID → UID
+//	queue                   due (8 bytes BE unix ns) ‖ job id (8 bytes BE) → Job (binary)
+//	spool                   spool id → refcount (4 bytes BE) ‖ message bytes
+//	failed                  job id → Job that was given up, with its reason
+//
+// Writes go through one committer goroutine that merges concurrent
+// transactions into a single bbolt commit (group commit, see commit.go):
+// a caller returns only after its writes are fsynced.
+package mailstore
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Errors callers can test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	// ErrLocked means another process (a running server) holds the database.
+	ErrLocked = errors.New("the data directory is in use by another listserv process")
+)
+
+var (
+	bMeta   = []byte("meta")
+	bGroups = []byte("groups")
+	bGData  = []byte("g")
+	bQueue  = []byte("queue")
+	bSpool  = []byte("spool")
+	bFailed = []byte("failed")
+
+	bMembers  = []byte("members")
+	bAddr     = []byte("addr")
+	bAlias    = []byte("alias")
+	bArchive  = []byte("archive")
+	bArchMeta = []byte("archmeta")
+	bMsgID    = []byte("msgid")
+	bOurs     = []byte("ours")
+)
+
+// FileName is the database's name inside the data directory.
+const FileName = "listserv.db"
+
+// Options tune Open. The zero value is the production default.
+type Options struct {
+	// LockTimeout is how long Open waits for another process to release
+	// the file; 0 means one second.
+	LockTimeout time.Duration
+	// MaxBatch caps how many transactions share one commit; 0 means 512.
+	MaxBatch int
+}
+
+// DB is an open store.
+type DB struct {
+	bolt    *bolt.DB
+	commits chan *commitReq
+	done    chan struct{}
+	maxB    int
+}
+
+// Open opens (creating if needed) the store in dataDir.
+func Open(dataDir string, opts Options) (*DB, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = 512
+	}
+	path := filepath.Join(dataDir, FileName)
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, err
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bMeta, bGroups, bGData, bQueue, bSpool, bFailed} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		if meta.Get([]byte("version")) == nil {
+			if err := meta.Put([]byte("version"), []byte{1}); err != nil {
+				return err
+			}
+		}
+		if meta.Get([]byte("verp-key")) == nil {
+			key := make([]byte, 32)
+			if _, err := rand.Read(key); err != nil {
+				return err
+			}
+			return meta.Put([]byte("verp-key"), key)
+		}
+		return nil
+	})
+	if err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	db := &DB{bolt: bdb, commits: make(chan *commitReq, 1024), done: make(chan struct{}), maxB: opts.MaxBatch}
+	go db.committer()
+	return db, nil
+}
+
+// Close stops the committer and closes the file. Callers must have
+// stopped writing.
+func (db *DB) Close() error {
+	close(db.commits)
+	<-db.done
+	return db.bolt.Close()
+}
+
+// Path is the database file's path.
+func (db *DB) Path() string { return db.bolt.Path() }
+
+// VERPKey returns the secret that signs VERP tokens.
+func (db *DB) VERPKey() []byte {
+	var key []byte
+	db.bolt.View(func(tx *bolt.Tx) error {
+		key = clone(tx.Bucket(bMeta).Get([]byte("verp-key")))
+		return nil
+	})
+	return key
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	be.PutUint64(b, v)
+	return b
+}
+
+// Backup writes a consistent copy of the whole database to w while the
+// store stays in use; the copy is itself a bbolt file.
+func (db *DB) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
