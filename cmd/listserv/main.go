@@ -10,30 +10,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	"listserv/listserv/cli"
 	"listserv/listserv/config"
 	"listserv/listserv/control"
+	"listserv/listserv/server"
 	"listserv/mailstore"
 )
-
-const usage = `usage: listserv [-config FILE] COMMAND [ARGS]
-
-  serve                                   run the service
-  group create [-join open|approve] [-post members|announce] [-admin ADDR]... NAME
-  group list
-  group show NAME
-  member add [-admin] GROUP ADDR          active at once, welcome sent
-  member list GROUP                       address, alias, state[, admin]
-  member remove GROUP ADDR
-  backup FILE                             consistent copy of the database
-
-Without -config, the embedded defaults are used (data in ./data).
-`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -46,11 +35,11 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintln(stderr, "listserv:", err)
 		}
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, cli.Usage)
 		return 2
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, cli.Usage)
 		return 0
 	}
 	cfg, err := config.Load(cfgPath)
@@ -60,7 +49,7 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "serve" {
 		if len(args) > 1 {
-			fmt.Fprint(stderr, usage)
+			fmt.Fprint(stderr, cli.Usage)
 			return 2
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -110,7 +99,7 @@ func admin(cfg config.Config, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "listserv: control socket:", err)
 		return 1
 	}
-	env, err := openLocal(cfg)
+	store, err := mailstore.Open(cfg.DataDir, mailstore.Options{})
 	if errors.Is(err, mailstore.ErrLocked) {
 		fmt.Fprintf(stderr, "listserv: a server holds %s but its control socket does not answer\n", cfg.DataDir)
 		return 1
@@ -119,8 +108,13 @@ func admin(cfg config.Config, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "listserv:", err)
 		return 1
 	}
-	defer env.close()
-	return runCommand(context.Background(), env.svc, args, stdout, stderr)
+	defer store.Close()
+	svc, err := server.NewService(cfg, store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		fmt.Fprintln(stderr, "listserv:", err)
+		return 1
+	}
+	return cli.Run(context.Background(), svc, args, stdout, stderr)
 }
 
 // absolutePaths makes file arguments absolute, since a running server

@@ -1,4 +1,8 @@
-package main
+// Package cli holds listserv's admin commands (group, member, backup):
+// argument parsing, the action on a Service, and the text they print.
+// The same code runs inside a server (behind the control socket) and on
+// a stopped data directory, so both answer alike.
+package cli
 
 import (
 	"context"
@@ -18,9 +22,24 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// runCommand runs one admin command against svc. The control socket
-// calls it inside the server; admin calls it on a stopped data dir.
-func runCommand(ctx context.Context, svc *listserv.Service, args []string, stdout, stderr io.Writer) int {
+// Usage is the command line summary.
+const Usage = `usage: listserv [-config FILE] COMMAND [ARGS]
+
+  serve                                   run the service
+  group create [-join open|approve] [-post members|announce] [-admin ADDR]... NAME
+  group list
+  group show NAME
+  member add [-admin] GROUP ADDR          active at once, welcome sent
+  member list GROUP                       address, alias, state[, admin]
+  member remove GROUP ADDR
+  backup FILE                             consistent copy of the database
+
+Without -config, the embedded defaults are used (data in ./data).
+`
+
+// Run runs one admin command against svc and returns the exit status:
+// 0 success, 1 refused (one line on stderr), 2 usage error.
+func Run(ctx context.Context, svc *listserv.Service, args []string, stdout, stderr io.Writer) int {
 	err := dispatch(ctx, svc, args, stdout)
 	var ue usageError
 	switch {
@@ -28,7 +47,7 @@ func runCommand(ctx context.Context, svc *listserv.Service, args []string, stdou
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "listserv:", ue.msg)
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, Usage)
 		return 2
 	default:
 		fmt.Fprintln(stderr, "listserv:", oneLine(err))

@@ -1,0 +1,216 @@
+// Package server assembles a running listserv from a configuration: it
+// opens the store, builds the service, the delivery queue and its
+// transport, and starts the SMTP listener and the control socket. The
+// command's `serve` and the end-to-end tests both start the service
+// through Start, so tests exercise the same wiring an operator runs.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"listserv/listserv"
+	"listserv/listserv/cli"
+	"listserv/listserv/config"
+	"listserv/listserv/control"
+	"listserv/listserv/delivery"
+	"listserv/listserv/smtpin"
+	"listserv/mailstore"
+	"listserv/templates"
+)
+
+// Options are what the configuration file does not say.
+type Options struct {
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// Transport replaces the configured one (tests).
+	Transport delivery.Transport
+	// OnDelivery is called after each delivery outcome is recorded.
+	OnDelivery func(mailstore.Result)
+}
+
+// Server is a started service.
+type Server struct {
+	Store   *mailstore.DB
+	Service *listserv.Service
+	Queue   *delivery.Queue
+
+	log      *slog.Logger
+	smtp     *smtpin.Server
+	smtpAddr net.Addr
+	ctl      *control.Server
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	errc     chan error
+	once     sync.Once
+}
+
+// Unavailable lists settings this version cannot honour: starting without
+// them would silently weaken what the operator asked for.
+func Unavailable(cfg config.Config) error {
+	var errs []error
+	no := func(key string) { errs = append(errs, fmt.Errorf("%s is not available in this version", key)) }
+	if cfg.SMTP.SubmissionListen != "" {
+		no("smtp.submission_listen")
+	}
+	if cfg.SMTP.LMTPListen != "" {
+		no("smtp.lmtp_listen")
+	}
+	if cfg.IMAP.TLSListen != "" {
+		no("imap.tls_listen")
+	}
+	if cfg.Delivery.Transport == "mx" {
+		no("delivery.transport = \"mx\"")
+	}
+	if cfg.Auth.SenderAuth != "none" {
+		no("auth.sender_auth = \"" + cfg.Auth.SenderAuth + "\"")
+	}
+	if cfg.DKIM.KeyFile != "" {
+		no("dkim.key_file")
+	}
+	if cfg.Metrics.Listen != "" {
+		no("metrics.listen")
+	}
+	return errors.Join(errs...)
+}
+
+// NewTransport builds the configured delivery transport.
+func NewTransport(cfg config.Config) delivery.Transport {
+	if cfg.Delivery.Transport == "smarthost" {
+		return &delivery.Smarthost{
+			Addr:     cfg.Delivery.Smarthost,
+			Hostname: cfg.Hostname,
+			TLS:      cfg.Delivery.SmarthostTLS,
+			Username: cfg.Delivery.SmarthostUsername,
+			Password: cfg.Delivery.SmarthostPassword,
+		}
+	}
+	return &delivery.Outbox{Dir: filepath.Join(cfg.DataDir, "outbox")}
+}
+
+// NewService builds the service over an open store (the server's, or a
+// stopped data directory's for an admin command).
+func NewService(cfg config.Config, store *mailstore.DB, log *slog.Logger) (*listserv.Service, error) {
+	return listserv.New(listserv.Options{
+		Store:     store,
+		Domain:    cfg.Domain,
+		Hostname:  cfg.Hostname,
+		Templates: templates.New(filepath.Join(cfg.DataDir, "templates")),
+		Logger:    log,
+	})
+}
+
+// Start opens cfg.DataDir and starts serving. A data directory that
+// another process serves gives an error wrapping mailstore.ErrLocked.
+func Start(cfg config.Config, opts Options) (*Server, error) {
+	if err := Unavailable(cfg); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	store, err := mailstore.Open(cfg.DataDir, mailstore.Options{})
+	if errors.Is(err, mailstore.ErrLocked) {
+		return nil, fmt.Errorf("another listserv is already serving %s: %w", cfg.DataDir, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Store: store, log: log, errc: make(chan error, 3)}
+	if err := s.start(cfg, opts); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start(cfg config.Config, opts Options) error {
+	log := s.log
+	log.Warn("sender_auth is \"none\": anyone who knows a member's address can post as them; for development only")
+	svc, err := NewService(cfg, s.Store, log)
+	if err != nil {
+		return err
+	}
+	s.Service = svc
+	tr := opts.Transport
+	if tr == nil {
+		tr = NewTransport(cfg)
+	}
+	s.Queue = delivery.New(delivery.Options{
+		Store:        s.Store,
+		Transport:    tr,
+		Domain:       cfg.Domain,
+		Workers:      cfg.Delivery.Workers,
+		RetryInitial: cfg.Delivery.RetryInitial.Duration,
+		RetryMax:     cfg.Delivery.RetryMax.Duration,
+		GiveUpAfter:  cfg.Delivery.GiveUpAfter.Duration,
+		Logger:       log,
+		OnResult:     opts.OnDelivery,
+	})
+	svc.SetWake(s.Queue.Wake)
+
+	ln, err := net.Listen("tcp", cfg.SMTP.Listen)
+	if err != nil {
+		return err
+	}
+	s.smtpAddr = ln.Addr()
+	s.smtp = smtpin.New(smtpin.Options{
+		Service:         svc,
+		Hostname:        cfg.Hostname,
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
+		DataTimeout:     cfg.SMTP.DataTimeout.Duration,
+		Logger:          log,
+	})
+	s.ctl, err = control.Listen(cfg.DataDir, func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return cli.Run(ctx, svc, args, stdout, stderr)
+	}, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.wg.Add(3)
+	go func() { defer s.wg.Done(); s.errc <- s.Queue.Run(ctx) }()
+	go func() { defer s.wg.Done(); s.errc <- s.smtp.Serve(ln) }()
+	go func() { defer s.wg.Done(); s.errc <- s.ctl.Serve(ctx) }()
+	log.Info("listserv serving", "smtp", s.smtpAddr.String(), "domain", cfg.Domain, "data_dir", cfg.DataDir,
+		"transport", cfg.Delivery.Transport, "workers", cfg.Delivery.Workers)
+	if cfg.IMAP.Listen != "" {
+		log.Warn("the IMAP archive is not available in this version; imap.listen is ignored", "imap", cfg.IMAP.Listen)
+	}
+	return nil
+}
+
+// SMTPAddr is the SMTP listener's address (useful with port 0).
+func (s *Server) SMTPAddr() string { return s.smtpAddr.String() }
+
+// Err delivers the first error a part of the server stops with.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// Close stops accepting mail, lets open SMTP sessions finish (up to 30
+// s), stops delivery after the messages in flight, and closes the store.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		s.log.Info("shutting down")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.smtp.Shutdown(ctx); err != nil {
+			s.smtp.Close()
+		}
+		s.ctl.Close()
+		s.stop()
+		s.wg.Wait()
+		s.Store.Close()
+		s.log.Info("stopped")
+	})
+	return nil
+}
