@@ -39,7 +39,9 @@ func FuzzNormalizeCRLF(f *testing.F) {
 			}
 		}
 		// Nothing but line endings changes.
-		strip := func(b []byte) []byte { return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r"), nil), []byte("\n"), nil) }
+		strip := func(b []byte) []byte {
+			return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r"), nil), []byte("\n"), nil)
+		}
 		if !bytes.Equal(strip(in), strip(out)) {
 			t.Fatalf("content changed: %q → %q", in, out)
 		}
