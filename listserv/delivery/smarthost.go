@@ -52,10 +52,12 @@ func (s *Smarthost) Dial(ctx context.Context) (Conn, error) {
 // dial connects and says EHLO (after TLS, when there is TLS).
 func (s *Smarthost) dial(ctx context.Context, timeout time.Duration) (*smtp.Client, error) {
 	d := net.Dialer{Timeout: timeout}
-	tcfg := s.TLSConfig
-	if tcfg == nil {
-		host, _, _ := net.SplitHostPort(s.Addr)
-		tcfg = &tls.Config{ServerName: host}
+	tcfg := &tls.Config{}
+	if s.TLSConfig != nil {
+		tcfg = s.TLSConfig.Clone()
+	}
+	if tcfg.ServerName == "" {
+		tcfg.ServerName, _, _ = net.SplitHostPort(s.Addr)
 	}
 	switch s.TLS {
 	case "tls":
