@@ -54,16 +54,25 @@ func (s *Service) CreateGroup(ctx context.Context, spec GroupSpec) (mailstore.Gr
 	if !postPolicies[g.PostPolicy] {
 		return g, fmt.Errorf("post policy %q is not available in this version (members, announce)", g.PostPolicy)
 	}
+	// Check every admin before creating anything, so that a refused
+	// command leaves no half-made group behind.
+	var admins []string
+	seen := map[string]bool{}
 	for _, a := range spec.Admins {
-		if _, err := CheckAddress(a); err != nil {
+		norm, err := CheckAddress(a)
+		if err != nil {
 			return g, err
+		}
+		if !seen[mailstore.NormAddr(norm)] {
+			seen[mailstore.NormAddr(norm)] = true
+			admins = append(admins, norm)
 		}
 	}
 	if err := s.store.CreateGroup(g); err != nil {
 		return g, err
 	}
 	s.log.Info("group created", "group", g.Name, "join", g.JoinPolicy, "post", g.PostPolicy)
-	for _, a := range spec.Admins {
+	for _, a := range admins {
 		if _, err := s.AddMember(ctx, g.Name, a, true); err != nil {
 			return g, err
 		}
@@ -96,11 +105,15 @@ func CheckAddress(addr string) (string, error) {
 // AddMember makes addr an active member of group at once (an admin's
 // act: no confirmation) and queues their welcome.
 func (s *Service) AddMember(ctx context.Context, group, addr string, admin bool) (mailstore.Member, error) {
+	group = strings.ToLower(group)
 	norm, err := CheckAddress(addr)
 	if err != nil {
 		return mailstore.Member{}, err
 	}
 	m, err := s.store.AddMember(group, norm, mailstore.Active, admin, newAlias)
+	if errors.Is(err, mailstore.ErrExists) {
+		return m, fmt.Errorf("%s is already a member of %s", norm, group)
+	}
 	if err != nil {
 		return m, err
 	}
@@ -115,6 +128,7 @@ func (s *Service) AddMember(ctx context.Context, group, addr string, admin bool)
 // RemoveMember ends a membership; the archive keeps their posts under
 // their alias.
 func (s *Service) RemoveMember(ctx context.Context, group, addr string) (mailstore.Member, error) {
+	group = strings.ToLower(group)
 	m, err := s.store.RemoveMember(group, addr)
 	if err != nil {
 		return m, err
@@ -125,7 +139,7 @@ func (s *Service) RemoveMember(ctx context.Context, group, addr string) (mailsto
 
 // Members lists a group's current members (removed ones left out).
 func (s *Service) Members(ctx context.Context, group string) ([]mailstore.Member, error) {
-	all, err := s.store.Members(group)
+	all, err := s.store.Members(strings.ToLower(group))
 	if err != nil {
 		return nil, err
 	}

@@ -109,6 +109,11 @@ func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw
 	p, err := s.anonymizePost(group, msg, &m)
 	if err != nil {
 		s.rate.undo(group, m.ID)
+		var le *Error
+		if errors.As(err, &le) && le.Kind == Unavailable {
+			log.Error("post not stored", "err", err)
+			return le
+		}
 		log.Info("post refused", "reason", "cannot anonymize", "err", err)
 		return &Error{Kind: Malformed, Public: "message could not be relayed safely", Err: err}
 	}
@@ -139,7 +144,7 @@ func (s *Service) storeErr(err error, notFound string) error {
 func (s *Service) anonymizePost(group string, msg *anon.Message, m *mailstore.Member) (*mailstore.Post, error) {
 	refs, err := s.store.ResolveRefs(group, citedIDs(msg))
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err) // a store read failed: the sender retries
 	}
 	now := s.now().UTC()
 	id := s.newMessageID()

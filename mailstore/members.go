@@ -65,7 +65,7 @@ func (db *DB) AddMember(group, addr string, st State, admin bool, alias AliasFun
 		}
 		key := []byte(NormAddr(addr))
 		if gb.Bucket(bAddr).Get(key) != nil {
-			return fmt.Errorf("%w: already a member", ErrExists)
+			return fmt.Errorf("member: %w", ErrExists)
 		}
 		aliases := gb.Bucket(bAlias)
 		m := Member{Addr: strings.TrimSpace(addr), State: st, Admin: admin, Joined: time.Now().UTC()}

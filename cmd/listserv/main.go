@@ -88,6 +88,9 @@ func splitGlobal(argv []string) (cfgPath string, rest []string, err error) {
 // admin runs an admin command through the running server, or on the
 // stopped data directory when no server answers.
 func admin(cfg config.Config, args []string, stdout, stderr io.Writer) int {
+	if _, err := cli.Parse(args); err != nil {
+		return cli.Report(err, stderr)
+	}
 	args = absolutePaths(args)
 	reply, err := control.Call(cfg.DataDir, args)
 	if err == nil {
