@@ -102,13 +102,14 @@ func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw
 		log.Info("post refused", "reason", "announce group, not an admin")
 		return refuse(NotAllowed, "only the admins post to this group")
 	}
-	if !s.rate.allow(group, m.ID, g.PostsPerHour) {
+	slot, ok := s.rate.allow(group, m.ID, g.PostsPerHour)
+	if !ok {
 		log.Info("post refused", "reason", "rate limit", "per_hour", g.PostsPerHour)
 		return refuse(RateLimited, "too many posts from you in the last hour, please try later")
 	}
 	p, err := s.anonymizePost(group, msg, &m)
 	if err != nil {
-		s.rate.undo(group, m.ID)
+		s.rate.undo(group, m.ID, slot)
 		var le *Error
 		if errors.As(err, &le) && le.Kind == Unavailable {
 			log.Error("post not stored", "err", err)
@@ -119,7 +120,7 @@ func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw
 	}
 	c, err := s.store.CommitPost(*p)
 	if err != nil {
-		s.rate.undo(group, m.ID)
+		s.rate.undo(group, m.ID, slot)
 		log.Error("post not stored", "err", err)
 		return s.storeErr(err, "no such group here")
 	}

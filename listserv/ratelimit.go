@@ -24,10 +24,11 @@ func newRateLimiter(now func() time.Time) *rateLimiter {
 }
 
 // allow records a post and reports whether it is within perHour posts in
-// the last hour; perHour <= 0 means no limit.
-func (r *rateLimiter) allow(group string, member uint64, perHour int) bool {
+// the last hour; perHour <= 0 means no limit. The time it returns names
+// the recorded post for undo.
+func (r *rateLimiter) allow(group string, member uint64, perHour int) (time.Time, bool) {
 	if perHour <= 0 {
-		return true
+		return time.Time{}, true
 	}
 	now := r.now()
 	k := rateKey{group, member}
@@ -41,22 +42,29 @@ func (r *rateLimiter) allow(group string, member uint64, perHour int) bool {
 	times = times[cut:]
 	if len(times) >= perHour {
 		r.hit[k] = times
-		return false
+		return time.Time{}, false
 	}
 	r.hit[k] = append(times, now)
 	if len(r.hit) > 100000 {
 		r.sweep(now)
 	}
-	return true
+	return now, true
 }
 
-// undo forgets the last recorded post (it was not stored after all).
-func (r *rateLimiter) undo(group string, member uint64) {
+// undo forgets the post allow recorded at t (it was not stored after all).
+func (r *rateLimiter) undo(group string, member uint64, t time.Time) {
+	if t.IsZero() {
+		return
+	}
 	k := rateKey{group, member}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if t := r.hit[k]; len(t) > 0 {
-		r.hit[k] = t[:len(t)-1]
+	times := r.hit[k]
+	for i := len(times) - 1; i >= 0; i-- {
+		if times[i].Equal(t) {
+			r.hit[k] = append(times[:i], times[i+1:]...)
+			return
+		}
 	}
 }
 
