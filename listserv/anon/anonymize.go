@@ -72,6 +72,18 @@ func Anonymize(m *Message, p Params) ([]byte, error) {
 	if boundary != "" {
 		mi.params["boundary"] = boundary
 	}
+	if longLine(body) {
+		// RFC 5322 §2.1.1: no line over 998 octets. A single part in an
+		// identity encoding is re-encoded as quoted-printable, which
+		// keeps its content exactly; a long line inside a multipart
+		// needs the MIME rewriter, so until then it is refused rather
+		// than relayed to smarthosts that would refuse every copy.
+		if !mi.identitySinglePart() {
+			return nil, malformed("a line is longer than %d octets", maxLine)
+		}
+		body = encodeQP(body)
+		mi.cte = "quoted-printable"
+	}
 	fields := freshFields(m, p)
 	fields = append(fields, mi.fields()...)
 
