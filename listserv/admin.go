@@ -118,6 +118,7 @@ func (s *Service) AddMember(ctx context.Context, group, addr string, admin bool)
 		return m, err
 	}
 	s.log.Info("member added", "group", group, "alias", m.Slug, "member", m.ID, "admin", admin)
+	s.emit(Event{Kind: MembershipChanged, Group: group, MemberID: m.ID})
 	if err := s.sendWelcome(group, &m); err != nil {
 		s.log.Error("welcome not queued", "group", group, "alias", m.Slug, "err", err)
 		return m, fmt.Errorf("member added, but the welcome could not be queued: %w", err)
@@ -134,6 +135,7 @@ func (s *Service) RemoveMember(ctx context.Context, group, addr string) (mailsto
 		return m, err
 	}
 	s.log.Info("member removed", "group", group, "alias", m.Slug, "member", m.ID)
+	s.emit(Event{Kind: MembershipChanged, Group: group, MemberID: m.ID})
 	return m, nil
 }
 

@@ -128,6 +128,7 @@ func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw
 	if c.Jobs > 0 {
 		s.wake()
 	}
+	s.emit(Event{Kind: PostArchived, Group: group, UID: c.UID})
 	return nil
 }
 

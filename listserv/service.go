@@ -57,6 +57,7 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	rate   *rateLimiter
+	events listeners
 }
 
 // New returns a Service over opts.Store.

@@ -1,0 +1,47 @@
+package listserv
+
+import "sync"
+
+// Event tells listeners (the IMAP server's idle sessions, metrics) what
+// changed, after it is durably committed. Listeners must not block.
+type Event struct {
+	Kind  EventKind
+	Group string
+	// UID of the archived post (PostArchived).
+	UID uint64
+	// MemberID whose membership changed (MembershipChanged).
+	MemberID uint64
+}
+
+// EventKind says what an Event is about.
+type EventKind int
+
+// Kinds of events.
+const (
+	// PostArchived: a post was committed to Group's archive as UID.
+	PostArchived EventKind = iota
+	// MembershipChanged: a member joined, left, was removed or changed
+	// state; open sessions must re-check what the member may see.
+	MembershipChanged
+)
+
+type listeners struct {
+	mu  sync.RWMutex
+	fns []func(Event)
+}
+
+// Subscribe registers fn to be called after each committed change. fn
+// runs on the committing goroutine and must return quickly.
+func (s *Service) Subscribe(fn func(Event)) {
+	s.events.mu.Lock()
+	s.events.fns = append(s.events.fns, fn)
+	s.events.mu.Unlock()
+}
+
+func (s *Service) emit(e Event) {
+	s.events.mu.RLock()
+	defer s.events.mu.RUnlock()
+	for _, fn := range s.events.fns {
+		fn(e)
+	}
+}
