@@ -38,73 +38,81 @@ type Committed struct {
 // transaction.
 func (db *DB) CommitPost(p Post) (Committed, error) {
 	var out Committed
+	now := time.Now()
+	err := db.update(func(tx *bolt.Tx) error {
+		var err error
+		out, err = commitPostTx(tx, p, now)
+		return err
+	})
+	return out, err
+}
+
+// commitPostTx is CommitPost inside a transaction (a held post's approval
+// shares it).
+func commitPostTx(tx *bolt.Tx, p Post, now time.Time) (Committed, error) {
+	var out Committed
 	meta, err := json.Marshal(p.Meta)
 	if err != nil {
 		return out, err
 	}
-	now := time.Now()
-	err = db.update(func(tx *bolt.Tx) error {
-		out = Committed{}
-		gb, err := groupBucket(tx, p.Group)
-		if err != nil {
+	gb, err := groupBucket(tx, p.Group)
+	if err != nil {
+		return out, err
+	}
+	arch := gb.Bucket(bArchive)
+	uid, err := arch.NextSequence()
+	if err != nil {
+		return out, err
+	}
+	if uid > 1<<32-1 {
+		return out, fmt.Errorf("group %q: archive UIDs exhausted", p.Group)
+	}
+	key := u64(uid)
+	if err := arch.Put(key, p.Raw); err != nil {
+		return out, err
+	}
+	if err := gb.Bucket(bArchMeta).Put(key, meta); err != nil {
+		return out, err
+	}
+	if err := gb.Bucket(bOurs).Put([]byte(p.Meta.MessageID), key); err != nil {
+		return out, err
+	}
+	if p.OrigMessageID != "" {
+		if err := gb.Bucket(bMsgID).Put([]byte(p.OrigMessageID), []byte(p.Meta.MessageID)); err != nil {
+			return out, err
+		}
+	}
+	q := tx.Bucket(bQueue)
+	members := gb.Bucket(bMembers)
+	var author *Member
+	err = members.ForEach(func(k, v []byte) error {
+		var m Member
+		if err := json.Unmarshal(v, &m); err != nil {
 			return err
 		}
-		arch := gb.Bucket(bArchive)
-		uid, err := arch.NextSequence()
-		if err != nil {
-			return err
-		}
-		if uid > 1<<32-1 {
-			return fmt.Errorf("group %q: archive UIDs exhausted", p.Group)
-		}
-		key := u64(uid)
-		if err := arch.Put(key, p.Raw); err != nil {
-			return err
-		}
-		if err := gb.Bucket(bArchMeta).Put(key, meta); err != nil {
-			return err
-		}
-		if err := gb.Bucket(bOurs).Put([]byte(p.Meta.MessageID), key); err != nil {
-			return err
-		}
-		if p.OrigMessageID != "" {
-			if err := gb.Bucket(bMsgID).Put([]byte(p.OrigMessageID), []byte(p.Meta.MessageID)); err != nil {
-				return err
-			}
-		}
-		q := tx.Bucket(bQueue)
-		members := gb.Bucket(bMembers)
-		var author *Member
-		err = members.ForEach(func(k, v []byte) error {
-			var m Member
-			if err := json.Unmarshal(v, &m); err != nil {
-				return err
-			}
-			if m.ID == p.Meta.AuthorID {
-				author = &m
-				if m.NoSelf {
-					return nil
-				}
-			}
-			if !m.Receives() {
+		if m.ID == p.Meta.AuthorID {
+			author = &m
+			if m.NoSelf {
 				return nil
 			}
-			out.Jobs++
-			return putJob(q, &Job{Due: now, Created: now, Ref: MsgRef{Group: p.Group, UID: uid}, MemberID: m.ID, Rcpt: m.Addr})
-		})
-		if err != nil {
-			return err
 		}
-		if author != nil {
-			author.Posts++
-			if err := putMember(members, author); err != nil {
-				return err
-			}
+		if !m.Receives() {
+			return nil
 		}
-		out.UID = uid
-		return nil
+		out.Jobs++
+		return putJob(q, &Job{Due: now, Created: now, Ref: MsgRef{Group: p.Group, UID: uid}, MemberID: m.ID, Rcpt: m.Addr})
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	if author != nil {
+		author.Posts++
+		if err := putMember(members, author); err != nil {
+			return out, err
+		}
+	}
+	out.UID = uid
+	return out, nil
 }
 
 // ResolveRefs maps Message-IDs that a new post cites: an author's
