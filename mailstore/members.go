@@ -36,6 +36,10 @@ type Member struct {
 	NoSelf bool      `json:"no_self,omitempty"`
 	Joined time.Time `json:"joined"`
 	Posts  int       `json:"posts"`
+	// Intro is a pending member's introduction for the admins.
+	Intro string `json:"intro,omitempty"`
+	// Decided records who approved or rejected a join request.
+	Decided *Decision `json:"decided,omitempty"`
 }
 
 // Receives reports whether the member gets posts.
@@ -57,7 +61,18 @@ type AliasFunc func() (name, slug string, err error)
 // AddMember adds addr to group with state st and a fresh alias. It fails
 // with ErrExists if the address is already a (non-removed) member.
 func (db *DB) AddMember(group, addr string, st State, admin bool, alias AliasFunc) (Member, error) {
+	return db.addMember(group, Member{Addr: strings.TrimSpace(addr), State: st, Admin: admin}, alias)
+}
+
+// AddPending adds a join request awaiting the admins, with the
+// requester's introduction.
+func (db *DB) AddPending(group, addr, intro string, alias AliasFunc) (Member, error) {
+	return db.addMember(group, Member{Addr: strings.TrimSpace(addr), State: Pending, Intro: intro}, alias)
+}
+
+func (db *DB) addMember(group string, tmpl Member, alias AliasFunc) (Member, error) {
 	var out Member
+	addr := tmpl.Addr
 	err := db.update(func(tx *bolt.Tx) error {
 		gb, err := groupBucket(tx, group)
 		if err != nil {
@@ -68,7 +83,8 @@ func (db *DB) AddMember(group, addr string, st State, admin bool, alias AliasFun
 			return fmt.Errorf("member: %w", ErrExists)
 		}
 		aliases := gb.Bucket(bAlias)
-		m := Member{Addr: strings.TrimSpace(addr), State: st, Admin: admin, Joined: time.Now().UTC()}
+		m := tmpl
+		m.Joined = time.Now().UTC()
 		for try := 0; ; try++ {
 			if try == 200 {
 				return errors.New("no free alias left in this group")
@@ -213,4 +229,53 @@ func memberByID(gb *bolt.Bucket, id []byte) (Member, error) {
 	}
 	err := json.Unmarshal(v, &m)
 	return m, err
+}
+
+// MemberByID finds a member (removed ones included) by id.
+func (db *DB) MemberByID(group string, id uint64) (Member, error) {
+	var m Member
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		gb, err := groupBucket(tx, group)
+		if err != nil {
+			return err
+		}
+		m, err = memberByID(gb, u64(id))
+		return err
+	})
+	return m, err
+}
+
+// DecideMember settles a pending join request: approve makes the member
+// active, reject removes them (freeing the address). If the request was
+// already decided it returns the member with taken = true and changes
+// nothing.
+func (db *DB) DecideMember(group string, id uint64, d Decision, approve bool) (m Member, taken bool, err error) {
+	err = db.update(func(tx *bolt.Tx) error {
+		taken = false
+		gb, err := groupBucket(tx, group)
+		if err != nil {
+			return err
+		}
+		if m, err = memberByID(gb, u64(id)); err != nil {
+			return err
+		}
+		if m.State != Pending || m.Decided != nil {
+			taken = true
+			return nil
+		}
+		dec := d
+		m.Decided = &dec
+		m.Intro = ""
+		if approve {
+			m.State = Active
+			m.Joined = d.At
+		} else {
+			m.State = Removed
+			if err := gb.Bucket(bAddr).Delete([]byte(NormAddr(m.Addr))); err != nil {
+				return err
+			}
+		}
+		return putMember(gb.Bucket(bMembers), &m)
+	})
+	return m, taken, err
 }
