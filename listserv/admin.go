@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -19,12 +20,10 @@ type GroupSpec struct {
 	Admins     []string // addresses, made admin members
 }
 
-// Policies this version implements. moderated and first-post need the
-// held-post queue, which is not built yet: refusing them is better than
-// accepting posts that nobody can ever approve.
+// The policies of SPEC §3.
 var (
 	joinPolicies = map[string]bool{"open": true, "approve": true}
-	postPolicies = map[string]bool{"members": true, "announce": true}
+	postPolicies = map[string]bool{"members": true, "moderated": true, "first-post": true, "announce": true}
 )
 
 // DefaultPostsPerHour is a new group's per-member posting limit.
@@ -38,6 +37,7 @@ func (s *Service) CreateGroup(ctx context.Context, spec GroupSpec) (mailstore.Gr
 		PostPolicy:     spec.PostPolicy,
 		FirstPostsHeld: 1,
 		PostsPerHour:   DefaultPostsPerHour,
+		HoldDays:       DefaultHoldDays,
 	}
 	if g.JoinPolicy == "" {
 		g.JoinPolicy = "approve"
@@ -52,7 +52,7 @@ func (s *Service) CreateGroup(ctx context.Context, spec GroupSpec) (mailstore.Gr
 		return g, fmt.Errorf("join policy %q: want open or approve", g.JoinPolicy)
 	}
 	if !postPolicies[g.PostPolicy] {
-		return g, fmt.Errorf("post policy %q is not available in this version (members, announce)", g.PostPolicy)
+		return g, fmt.Errorf("post policy %q: want members, moderated, first-post or announce", g.PostPolicy)
 	}
 	// Check every admin before creating anything, so that a refused
 	// command leaves no half-made group behind.
@@ -156,3 +156,66 @@ func (s *Service) Members(ctx context.Context, group string) ([]mailstore.Member
 
 // IsNotFound reports whether err means a group or member does not exist.
 func IsNotFound(err error) bool { return errors.Is(err, mailstore.ErrNotFound) }
+
+// SetGroup changes one setting of a group, validated like group create.
+// Keys: join_policy, post_policy, posts_per_hour, first_posts_held,
+// archive_days, hold_days, description.
+func (s *Service) SetGroup(ctx context.Context, group, key, value string) (mailstore.Group, error) {
+	num := func(min, max int) (int, error) {
+		n, err := strconv.Atoi(value)
+		if err != nil || n < min || n > max {
+			return 0, fmt.Errorf("%s: want a whole number from %d to %d", key, min, max)
+		}
+		return n, nil
+	}
+	g, err := s.store.UpdateGroup(strings.ToLower(group), func(g *mailstore.Group) error {
+		var err error
+		switch key {
+		case "join_policy":
+			if !joinPolicies[value] {
+				return fmt.Errorf("join_policy %q: want open or approve", value)
+			}
+			g.JoinPolicy = value
+		case "post_policy":
+			if !postPolicies[value] {
+				return fmt.Errorf("post_policy %q: want members, moderated, first-post or announce", value)
+			}
+			g.PostPolicy = value
+		case "posts_per_hour":
+			g.PostsPerHour, err = num(0, 10000)
+		case "first_posts_held":
+			g.FirstPostsHeld, err = num(1, 100)
+		case "archive_days":
+			g.ArchiveDays, err = num(0, 100000)
+		case "hold_days":
+			g.HoldDays, err = num(1, 365)
+		case "description":
+			if len(value) > 200 || strings.ContainsAny(value, "\r\n") {
+				return fmt.Errorf("description: one line of at most 200 bytes")
+			}
+			g.Description = value
+		default:
+			return fmt.Errorf("unknown setting %q (join_policy, post_policy, posts_per_hour, first_posts_held, archive_days, hold_days, description)", key)
+		}
+		return err
+	})
+	if err == nil {
+		s.log.Info("group setting changed", "group", g.Name, "key", key)
+	}
+	return g, err
+}
+
+// Pending lists a group's join requests awaiting the admins.
+func (s *Service) Pending(ctx context.Context, group string) ([]mailstore.Member, error) {
+	all, err := s.Members(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	var out []mailstore.Member
+	for _, m := range all {
+		if m.State == mailstore.Pending {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}

@@ -13,7 +13,10 @@ func TestPasswords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s, _ := New(Options{Store: db})
+	s, err := New(Options{Store: db, PasswordCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if ok, err := s.CheckPassword("a@example.org", ""); ok || err != nil {
 		t.Fatalf("no account: ok=%v err=%v", ok, err)
 	}

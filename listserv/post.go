@@ -55,9 +55,47 @@ func (s *Service) Receive(ctx context.Context, env *Envelope, raw []byte) error 
 	switch env.Target.Role {
 	case RolePost:
 		return s.post(ctx, log, env, raw, msg)
-	default:
-		return refuse(NoSuchRecipient, "this address does not take mail yet")
+	case RolePrivate:
+		return s.private(ctx, log, env, raw, msg)
+	case RoleOwner:
+		return s.owner(ctx, log, env, raw, msg)
+	case RoleBounce:
+		// Bounce processing comes with the delivery work; until then a
+		// bounce is taken (so the remote MTA does not retry) and logged.
+		log.Info("bounce received and not yet processed")
+		return nil
 	}
+	// The command addresses answer by mail: never to a robot, a loop or
+	// a null sender (no backscatter, no vacation-responder loops).
+	if why := msg.Robot(s.listID(env.Target.Group)); why != "" || env.MailFrom == "" {
+		log.Info("command message dropped", "role", env.Target.Role.String(), "reason", robotReason(why))
+		return nil
+	}
+	log = log.With("role", env.Target.Role.String())
+	switch env.Target.Role {
+	case RoleJoin:
+		return s.requestJoin(log, env.Target.Group, msg, introText(msg))
+	case RoleLeave:
+		return s.requestLeave(log, env.Target.Group, msg)
+	case RoleRequest:
+		return s.commands(ctx, log, env.Target.Group, msg)
+	case RoleConfirm:
+		return s.confirm(ctx, log, env.Target, msg)
+	}
+	return refuse(NoSuchRecipient, "no such recipient here")
+}
+
+// introText is a join request's plain-text body, cut at 2,000 bytes, for
+// the admins.
+func introText(msg *anon.Message) string {
+	if !plainBody(msg) {
+		return ""
+	}
+	b := crlfToLF(msg.Body)
+	if len(b) > 2000 {
+		b = append(b[:2000:2000], " [...]"...)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func publicParseError(err error) string {
@@ -117,6 +155,9 @@ func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw
 		}
 		log.Info("post refused", "reason", "cannot anonymize", "err", err)
 		return &Error{Kind: Malformed, Public: "message could not be relayed safely", Err: err}
+	}
+	if reason := holdReason(&g, &m); reason != "" {
+		return s.hold(log, &g, &m, p, reason)
 	}
 	c, err := s.store.CommitPost(*p)
 	if err != nil {

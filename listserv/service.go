@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"listserv/listserv/alias"
 	"listserv/listserv/anon"
 	"listserv/mailstore"
@@ -39,6 +41,13 @@ type Options struct {
 	Sender SenderCheck
 	// Wake is called after each commit that queued deliveries.
 	Wake func()
+	// IMAPHost and IMAPPort are the archive's public address, for the
+	// welcome message; "" / 0 mean Hostname and 143.
+	IMAPHost string
+	IMAPPort int
+	// PasswordCost is the bcrypt cost of archive passwords; 0 means
+	// DefaultPasswordCost.
+	PasswordCost int
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -58,6 +67,12 @@ type Service struct {
 	now    func() time.Time
 	rate   *rateLimiter
 	events listeners
+	// replies caps automated replies per address per day.
+	replies *replyLimiter
+
+	imapHost, imapPort string
+	passCost           int
+	dummyHash          func() []byte
 }
 
 // New returns a Service over opts.Store.
@@ -97,6 +112,23 @@ func New(opts Options) (*Service, error) {
 		s.now = time.Now
 	}
 	s.rate = newRateLimiter(s.now)
+	s.replies = newReplyLimiter(s.now, RepliesPerDay)
+	s.imapHost = opts.IMAPHost
+	if s.imapHost == "" {
+		s.imapHost = s.host
+	}
+	s.passCost = opts.PasswordCost
+	if s.passCost == 0 {
+		s.passCost = DefaultPasswordCost
+	}
+	if s.passCost < bcrypt.MinCost || s.passCost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("listserv: password cost %d outside %d..%d", s.passCost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	s.dummyHash = newDummyHash(s.passCost)
+	s.imapPort = portString(opts.IMAPPort)
+	if s.imapPort == "" {
+		s.imapPort = "143"
+	}
 	return s, nil
 }
 
@@ -111,25 +143,26 @@ func (s *Service) Domain() string { return s.domain }
 func (s *Service) SetWake(f func()) { s.wake = f }
 
 // Resolve checks a RCPT address: a group address on our domain whose
-// group (and alias, for a private message) exists, in a role this
-// version handles.
+// group exists, and for a private message an alias that names a current
+// member.
 func (s *Service) Resolve(ctx context.Context, addr string) (Target, error) {
 	t, ok := ParseAddress(addr, s.domain)
 	if !ok {
 		return t, refuse(NoSuchRecipient, "no such recipient here")
 	}
 	if _, err := s.store.Group(t.Group); err != nil {
-		if errors.Is(err, mailstore.ErrNotFound) {
-			return t, refuse(NoSuchRecipient, "no such group here")
+		return t, s.storeErr(err, "no such group here")
+	}
+	if t.Role == RolePrivate {
+		m, err := s.store.MemberBySlug(t.Group, t.Tag)
+		if err != nil || m.State == mailstore.Removed || m.State == mailstore.Pending {
+			if err != nil && !errors.Is(err, mailstore.ErrNotFound) {
+				return t, unavailable(err)
+			}
+			return t, refuse(NoSuchRecipient, "no such member here")
 		}
-		return t, unavailable(err)
 	}
-	switch t.Role {
-	case RolePost:
-		return t, nil
-	default:
-		return t, refuse(NoSuchRecipient, "this address does not take mail yet")
-	}
+	return t, nil
 }
 
 // newMessageID returns a fresh random Message-ID on our domain, without
@@ -145,6 +178,3 @@ func newAlias() (string, string, error) { return alias.Generate(rand.Reader) }
 
 // ensure the anonymizer's List-Id stays the one the loop check uses.
 func (s *Service) listID(group string) string { return anon.ListID(group, s.domain) }
-
-// logGroupf is a tiny helper for errors that name a group but no person.
-func groupErr(group string, err error) error { return fmt.Errorf("group %s: %w", group, err) }

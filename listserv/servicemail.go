@@ -2,37 +2,76 @@ package listserv
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"maps"
 	"mime"
 	"mime/quotedprintable"
+	"strconv"
 
 	"github.com/emersion/go-message/textproto"
 
 	"listserv/mailstore"
+	"listserv/templates"
 )
 
-// composeServiceMail renders template name for group and writes a
-// complete message to one recipient. Header values go through
-// textproto.WriteHeader, which refuses CR and LF, and the subject is
-// RFC 2047-encoded, so no template value can add a header line.
-func (s *Service) composeServiceMail(group, to, name string, data any) ([]byte, error) {
-	subject, body, err := s.tmpl.Render(group, name, data)
+// notice is one message the service writes on its own behalf.
+type notice struct {
+	group    string
+	to       string // the one recipient
+	memberID uint64 // 0 for a non-member
+	tmpl     string // template name
+	data     map[string]any
+	// replyTo is where a plain reply goes (a confirmation address); ""
+	// means the group's owner address.
+	replyTo string
+}
+
+// commonData is what every template may use.
+func (s *Service) commonData(group string) map[string]any {
+	return map[string]any{
+		"Group":          group,
+		"Domain":         s.domain,
+		"PostAddress":    Address(group, RolePost, "", s.domain),
+		"JoinAddress":    Address(group, RoleJoin, "", s.domain),
+		"LeaveAddress":   Address(group, RoleLeave, "", s.domain),
+		"RequestAddress": Address(group, RoleRequest, "", s.domain),
+		"OwnerAddress":   Address(group, RoleOwner, "", s.domain),
+		"IMAPHost":       s.imapHost,
+		"IMAPPort":       s.imapPort,
+	}
+}
+
+// compose renders a notice into a complete message. Header values go
+// through textproto.WriteHeader, which refuses CR and LF, and the subject
+// is RFC 2047-encoded, so no template value can add a header line.
+func (s *Service) compose(n notice) ([]byte, error) {
+	data := s.commonData(n.group)
+	maps.Copy(data, n.data)
+	subject, body, err := s.tmpl.Render(n.group, n.tmpl, data)
 	if err != nil {
 		return nil, err
 	}
-	var h textproto.Header
-	// textproto.Header.Add inserts at the top: add in reverse order.
+	owner := Address(n.group, RoleOwner, "", s.domain)
+	replyTo := n.replyTo
+	if replyTo == "" {
+		replyTo = owner
+	}
 	fields := [][2]string{
 		{"MIME-Version", "1.0"},
-		{"From", mime.QEncoding.Encode("utf-8", group+" admins") + " <" + Address(group, RoleOwner, "", s.domain) + ">"},
-		{"To", "<" + to + ">"},
+		{"From", mime.QEncoding.Encode("utf-8", n.group+" admins") + " <" + owner + ">"},
+		{"Reply-To", "<" + replyTo + ">"},
+		{"To", "<" + n.to + ">"},
 		{"Subject", mime.QEncoding.Encode("utf-8", subject)},
 		{"Date", s.now().UTC().Format("Mon, 02 Jan 2006 15:04:05 -0700")},
 		{"Message-ID", "<" + s.newMessageID() + ">"},
 		{"Auto-Submitted", "auto-generated"},
-		{"List-Id", s.listID(group)},
+		{"List-Id", s.listID(n.group)},
 		{"Content-Type", "text/plain; charset=utf-8"},
 		{"Content-Transfer-Encoding", "quoted-printable"},
 	}
+	var h textproto.Header
+	// textproto.Header.Add inserts at the top: add in reverse order.
 	for i := len(fields) - 1; i >= 0; i-- {
 		h.Add(fields[i][0], fields[i][1])
 	}
@@ -50,31 +89,93 @@ func (s *Service) composeServiceMail(group, to, name string, data any) ([]byte, 
 	return buf.Bytes(), nil
 }
 
+// send composes and queues notices, each durably, and wakes delivery.
+func (s *Service) send(ns ...notice) error {
+	var errs []error
+	for _, n := range ns {
+		raw, err := s.compose(n)
+		if err == nil {
+			err = s.store.Enqueue(n.group, raw, []mailstore.Recipient{{MemberID: n.memberID, Addr: n.to}})
+		}
+		if err != nil {
+			s.log.Error("notice not queued", "group", n.group, "template", n.tmpl, "member", n.memberID, "err", err)
+			errs = append(errs, err)
+		}
+	}
+	s.wake()
+	return errors.Join(errs...)
+}
+
 // crlf turns every line ending into CRLF.
 func crlf(b []byte) []byte {
 	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
 	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
 }
 
-// welcomeData is what welcome.tmpl sees.
-type welcomeData struct {
-	Group, Alias, AliasAddress, PostAddress, OwnerAddress string
+// sendWelcome welcomes a new member: their alias, how to post and leave,
+// and the archive settings. A person's first membership gets a new
+// archive password; a later one says to keep the one they have, so that
+// joining a second group never breaks their mail program's settings.
+func (s *Service) sendWelcome(group string, m *mailstore.Member) error {
+	password := ""
+	if _, err := s.store.Account(m.Addr); errors.Is(err, mailstore.ErrNotFound) {
+		if password, err = s.ResetPassword(m.Addr); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return s.send(notice{group: group, to: m.Addr, memberID: m.ID, tmpl: "welcome", data: map[string]any{
+		"Alias":        m.Alias,
+		"AliasAddress": Address(group, RolePrivate, m.Slug, s.domain),
+		"Password":     password,
+	}})
 }
 
-func (s *Service) sendWelcome(group string, m *mailstore.Member) error {
-	raw, err := s.composeServiceMail(group, m.Addr, "welcome", welcomeData{
-		Group:        group,
-		Alias:        m.Alias,
-		AliasAddress: Address(group, RolePrivate, m.Slug, s.domain),
-		PostAddress:  Address(group, RolePost, "", s.domain),
-		OwnerAddress: Address(group, RoleOwner, "", s.domain),
-	})
+// sampleData fills every field any embedded template uses, for the
+// start-up check.
+func sampleData() map[string]any {
+	return map[string]any{
+		"Alias": "Quiet Heron", "AliasAddress": "g+quiet-heron@example.org", "Password": "",
+		"ConfirmAddress": "g-confirm+t@example.org", "Expires": "2026-01-01 00:00 UTC",
+		"Requester": "someone@example.org", "Intro": "hello", "ApproveAddress": "a", "RejectAddress": "r",
+		"DiscardAddress": "d", "Subject": "s", "Reason": "moderated", "ID": "1", "Text": "t",
+		"What": "w", "Action": "approved", "By": "b", "Expired": true, "Sender": "x@example.org",
+		"Results": []cmdResult{{"help", "sent"}},
+	}
+}
+
+// CheckTemplates renders every template, embedded or overridden, for
+// each group and for none, so that a broken override is an error at
+// start-up and not when the first member joins.
+func (s *Service) CheckTemplates() error {
+	groups, err := s.store.Groups()
 	if err != nil {
 		return err
 	}
-	if err := s.store.Enqueue(group, raw, []mailstore.Recipient{{MemberID: m.ID, Addr: m.Addr}}); err != nil {
-		return err
+	names := []string{""}
+	for _, g := range groups {
+		names = append(names, g.Name)
 	}
-	s.wake()
-	return nil
+	var errs []error
+	for _, g := range names {
+		for _, t := range templates.Names() {
+			n := notice{group: g, to: "someone@example.org", tmpl: t, data: sampleData()}
+			if n.group == "" {
+				n.group = "example"
+			}
+			if _, err := s.compose(n); err != nil {
+				errs = append(errs, fmt.Errorf("group %q: %w", g, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// portString formats a port for templates ("" when unknown).
+func portString(p int) string {
+	if p <= 0 {
+		return ""
+	}
+	return strconv.Itoa(p)
 }

@@ -27,7 +27,9 @@ type Group struct {
 	// PostsPerHour is each member's posting limit in the group.
 	PostsPerHour int `json:"posts_per_hour"`
 	// ArchiveDays purges older posts; 0 keeps them forever.
-	ArchiveDays int    `json:"archive_days"`
+	ArchiveDays int `json:"archive_days"`
+	// HoldDays is how long a held post waits before it expires.
+	HoldDays    int    `json:"hold_days"`
 	Description string `json:"description,omitempty"`
 }
 

@@ -279,3 +279,28 @@ func (db *DB) DecideMember(group string, id uint64, d Decision, approve bool) (m
 	})
 	return m, taken, err
 }
+
+// SetAlias gives member id a new alias. The old slug stays reserved and
+// keeps pointing at them; a slug another member holds (or held) gives
+// ErrExists.
+func (db *DB) SetAlias(group string, id uint64, name, slug string) error {
+	return db.update(func(tx *bolt.Tx) error {
+		gb, err := groupBucket(tx, group)
+		if err != nil {
+			return err
+		}
+		m, err := memberByID(gb, u64(id))
+		if err != nil {
+			return err
+		}
+		aliases := gb.Bucket(bAlias)
+		if owner := aliases.Get([]byte(slug)); owner != nil && be.Uint64(owner) != id {
+			return fmt.Errorf("alias: %w", ErrExists)
+		}
+		if err := aliases.Put([]byte(slug), u64(id)); err != nil {
+			return err
+		}
+		m.Alias, m.Slug = name, slug
+		return putMember(gb.Bucket(bMembers), &m)
+	})
+}

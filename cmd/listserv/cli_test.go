@@ -40,6 +40,9 @@ listen = "127.0.0.1:0"
 
 [imap]
 listen = ""
+
+[auth]
+password_cost = 4
 `, cliDomain, cliDomain, dataDir)
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)

@@ -37,13 +37,14 @@ func TestSwaksWalkthrough(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.SMTP.Listen = "127.0.0.1:0"
+	cfg.Auth.PasswordCost = 4
 	srv, err := server.Start(cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
 	cfgFile := filepath.Join(t.TempDir(), "c.toml")
-	os.WriteFile(cfgFile, []byte("data_dir = \""+cfg.DataDir+"\"\n"), 0o600)
+	os.WriteFile(cfgFile, []byte("data_dir = \""+cfg.DataDir+"\"\n[auth]\npassword_cost = 4\n"), 0o600)
 	for _, args := range [][]string{
 		{"group", "create", "-admin", "facilitator@example.org", "recovery"},
 		{"member", "add", "recovery", "alice@example.org"},

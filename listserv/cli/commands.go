@@ -26,12 +26,20 @@ func (e usageError) Error() string { return e.msg }
 const Usage = `usage: listserv [-config FILE] COMMAND [ARGS]
 
   serve                                   run the service
-  group create [-join open|approve] [-post members|announce] [-admin ADDR]... NAME
+  group create [-join open|approve] [-post members|moderated|first-post|announce] [-admin ADDR]... NAME
   group list
   group show NAME
+  group set GROUP KEY VALUE               join_policy, post_policy, posts_per_hour,
+                                          first_posts_held, archive_days, hold_days, description
   member add [-admin] GROUP ADDR          active at once, welcome sent
   member list GROUP                       address, alias, state[, admin]
+  member pending GROUP                    join requests awaiting approval
+  member approve GROUP ADDR
+  member reject GROUP ADDR
   member remove GROUP ADDR
+  held list GROUP                         id, alias, date, status, subject
+  held approve GROUP ID
+  held reject GROUP ID
   backup FILE                             consistent copy of the database
 
 Without -config, the embedded defaults are used (data in ./data).
@@ -76,17 +84,24 @@ func Parse(args []string) (Action, error) {
 		return nil, usageError{"no command"}
 	}
 	cmd, rest := args[0], args[1:]
-	if len(rest) > 0 && (cmd == "group" || cmd == "member") {
+	if len(rest) > 0 && (cmd == "group" || cmd == "member" || cmd == "held") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	parsers := map[string]func([]string) (Action, error){
-		"group create":  groupCreate,
-		"group list":    groupList,
-		"group show":    groupShow,
-		"member add":    memberAdd,
-		"member list":   memberList,
-		"member remove": memberRemove,
-		"backup":        backup,
+		"group create":   groupCreate,
+		"group list":     groupList,
+		"group show":     groupShow,
+		"member add":     memberAdd,
+		"member list":    memberList,
+		"member remove":  memberRemove,
+		"backup":         backup,
+		"group set":      groupSet,
+		"member pending": memberPending,
+		"member approve": memberDecide(true),
+		"member reject":  memberDecide(false),
+		"held list":      heldList,
+		"held approve":   heldDecide(true),
+		"held reject":    heldDecide(false),
 	}
 	if p, ok := parsers[cmd]; ok {
 		return p(rest)
@@ -115,7 +130,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 func groupCreate(args []string) (Action, error) {
 	fs := flag.NewFlagSet("group create", flag.ContinueOnError)
 	join := fs.String("join", "approve", "open or approve")
-	post := fs.String("post", "members", "members or announce")
+	post := fs.String("post", "members", "members, moderated, first-post or announce")
 	var admins listFlag
 	fs.Var(&admins, "admin", "admin address (repeatable)")
 	pos, err := parse(fs, args, 1, "NAME")

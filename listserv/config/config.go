@@ -86,6 +86,8 @@ type Delivery struct {
 type Auth struct {
 	SenderAuth        string `toml:"sender_auth"`
 	TrustedAuthservID string `toml:"trusted_authserv_id"`
+	// PasswordCost is the bcrypt cost of archive passwords (4..31).
+	PasswordCost int `toml:"password_cost"`
 }
 
 // DKIM configures outbound signing.
@@ -149,7 +151,7 @@ func Default() Config {
 			RetryMax:     Duration{4 * time.Hour},
 			GiveUpAfter:  Duration{5 * 24 * time.Hour},
 		},
-		Auth: Auth{SenderAuth: "none"},
+		Auth: Auth{SenderAuth: "none", PasswordCost: 10},
 		Log:  Log{Level: "info", Format: "text"},
 	}
 }
@@ -225,6 +227,9 @@ func (c *Config) Validate() error {
 	case "none", "dmarc":
 	default:
 		bad("auth.sender_auth %q: want none or dmarc", c.Auth.SenderAuth)
+	}
+	if c.Auth.PasswordCost < 4 || c.Auth.PasswordCost > 31 {
+		bad("auth.password_cost must be 4..31")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

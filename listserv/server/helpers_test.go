@@ -98,6 +98,7 @@ func newEnv(t *testing.T, s setup) *env {
 	cfg.Hostname = "mx." + testDomain
 	cfg.SMTP.Listen = "127.0.0.1:0"
 	cfg.IMAP.Listen = ""
+	cfg.Auth.PasswordCost = 4 // bcrypt's minimum: -race makes cost 10 take a second
 	cfg.Delivery.Workers = 4
 	if s.config != nil {
 		s.config(&cfg)

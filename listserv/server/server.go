@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -98,13 +99,37 @@ func NewTransport(cfg config.Config) delivery.Transport {
 // NewService builds the service over an open store (the server's, or a
 // stopped data directory's for an admin command).
 func NewService(cfg config.Config, store *mailstore.DB, log *slog.Logger) (*listserv.Service, error) {
+	imapPort := 0
+	if _, p, err := net.SplitHostPort(cfg.IMAP.Listen); err == nil {
+		imapPort, _ = strconv.Atoi(p)
+	}
 	return listserv.New(listserv.Options{
-		Store:     store,
-		Domain:    cfg.Domain,
-		Hostname:  cfg.Hostname,
-		Templates: templates.New(filepath.Join(cfg.DataDir, "templates")),
-		Logger:    log,
+		Store:        store,
+		Domain:       cfg.Domain,
+		Hostname:     cfg.Hostname,
+		IMAPHost:     cfg.Hostname,
+		IMAPPort:     imapPort,
+		PasswordCost: cfg.Auth.PasswordCost,
+		Templates:    templates.New(filepath.Join(cfg.DataDir, "templates")),
+		Logger:       log,
 	})
+}
+
+// maintain runs the service's periodic work (expiring held posts, purging
+// old tokens) until ctx ends.
+func maintain(ctx context.Context, svc *listserv.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if err := svc.ExpireHeld(ctx); err != nil {
+			log.Error("maintenance failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Start opens cfg.DataDir and starts serving. A data directory that
@@ -140,6 +165,9 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		return err
 	}
 	s.Service = svc
+	if err := svc.CheckTemplates(); err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
 	tr := opts.Transport
 	if tr == nil {
 		tr = NewTransport(cfg)
@@ -178,7 +206,8 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.wg.Add(3)
+	s.wg.Add(4)
+	go func() { defer s.wg.Done(); maintain(ctx, svc, log) }()
 	go func() { defer s.wg.Done(); s.errc <- s.Queue.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.errc <- s.smtp.Serve(ln) }()
 	go func() { defer s.wg.Done(); s.errc <- s.ctl.Serve(ctx) }()
