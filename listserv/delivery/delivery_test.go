@@ -13,7 +13,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"listserv/listserv/internal/smtpsink"
+	"listserv/internal/smtpsink"
 	"listserv/mailstore"
 )
 

@@ -25,11 +25,11 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"listserv/internal/smtpsink"
 	"listserv/listserv"
 	"listserv/listserv/cli"
 	"listserv/listserv/config"
 	"listserv/listserv/delivery"
-	"listserv/listserv/internal/smtpsink"
 	"listserv/listserv/server"
 	"listserv/mailstore"
 )

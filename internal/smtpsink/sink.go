@@ -1,4 +1,5 @@
-// Package smtpsink is a receiving SMTP server for tests and benchmarks:
+// Package smtpsink is a receiving SMTP server for tests and benchmarks
+// (it lives at the module root so that every package's tests can use it):
 // it stands in for a smarthost, records every message it accepts, and can
 // misbehave on purpose (temporary failures, dropped connections, slow
 // replies) so tests can check that deliveries survive.
@@ -44,6 +45,8 @@ type Sink struct {
 	mu    sync.Mutex
 	msgs  []Message
 	n     int // DATA commands seen
+	temps int // answered 451
+	drops int // connections dropped
 	count int // messages accepted
 	wait  chan struct{}
 }
@@ -84,6 +87,24 @@ func (s *Sink) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.msgs...)
+}
+
+// MessagesFrom returns a copy of the accepted messages from index i on.
+func (s *Sink) MessagesFrom(i int) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i >= len(s.msgs) {
+		return nil
+	}
+	return append([]Message(nil), s.msgs[i:]...)
+}
+
+// Stats returns the DATA commands seen, the 451 answers given and the
+// connections dropped.
+func (s *Sink) Stats() (datas, temps, drops int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n, s.temps, s.drops
 }
 
 // Count is how many messages were accepted.
@@ -151,10 +172,16 @@ func (x *session) Data(r io.Reader) error {
 	n := s.n
 	s.mu.Unlock()
 	if s.faults.DropEvery > 0 && n%s.faults.DropEvery == 0 {
+		s.mu.Lock()
+		s.drops++
+		s.mu.Unlock()
 		x.conn.Conn().Close()
 		return errDropped
 	}
 	if s.faults.TempFailEvery > 0 && n%s.faults.TempFailEvery == 0 {
+		s.mu.Lock()
+		s.temps++
+		s.mu.Unlock()
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	s.mu.Lock()
