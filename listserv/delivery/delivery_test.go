@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,7 +105,7 @@ func TestRetriesAndFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := newFake(map[string][]error{
-		"flaky@x.org": {temp(451), errors.New("connection reset"), nil},
+		"flaky@x.org": {temp(451), temp(452), nil},
 		"gone@x.org":  {temp(550)},
 	})
 	results := runQueue(t, db, tr, 3)
@@ -154,8 +155,8 @@ func TestGiveUpAfter(t *testing.T) {
 	db.Enqueue("g", []byte("x\r\n"), []mailstore.Recipient{{MemberID: 1, Addr: "slow@x.org"}})
 	q := New(Options{Store: db, Transport: newFake(map[string][]error{"slow@x.org": {temp(451)}}), GiveUpAfter: time.Nanosecond})
 	jobs, _, _ := db.DueJobs(time.Now(), 1, nil)
-	var conn Conn
-	r := q.attempt(context.Background(), &conn, jobs[0])
+	var wc workerConn
+	r := q.attempt(context.Background(), &wc, jobs[0])
 	if r.Outcome != mailstore.Failed {
 		t.Fatalf("outcome %v, want Failed after the retry window", r.Outcome)
 	}
@@ -238,3 +239,107 @@ func TestSmarthostReusesConnection(t *testing.T) {
 		t.Fatal("a recipient with CRLF was sent")
 	}
 }
+
+// staleTransport's connections fail their first Send after the first
+// message with a 421, as a server does when it closed an idle client.
+type staleTransport struct {
+	mu    sync.Mutex
+	dials int
+	sent  int
+}
+
+func (s *staleTransport) Dial(context.Context) (Conn, error) {
+	s.mu.Lock()
+	s.dials++
+	s.mu.Unlock()
+	return &staleConnT{t: s}, nil
+}
+
+type staleConnT struct {
+	t    *staleTransport
+	used bool
+}
+
+func (c *staleConnT) Send(context.Context, string, string, []byte) error {
+	if c.used {
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "idle timeout"}
+	}
+	c.used = true
+	c.t.mu.Lock()
+	c.t.sent++
+	c.t.mu.Unlock()
+	return nil
+}
+func (c *staleConnT) Reset() error { return errors.New("closed") }
+func (c *staleConnT) Close() error { return nil }
+
+// TestStaleConnectionRedials: a kept connection that the server closed
+// costs a redial, not a retry of the message.
+func TestStaleConnectionRedials(t *testing.T) {
+	db, err := mailstore.Open(t.TempDir(), mailstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.Enqueue("g", []byte("x\r\n"), []mailstore.Recipient{{MemberID: 1, Addr: "a@x.org"}, {MemberID: 2, Addr: "b@x.org"}})
+	tr := &staleTransport{}
+	q := New(Options{Store: db, Transport: tr, Domain: "lists.test"})
+	jobs, _, _ := db.DueJobs(time.Now(), 2, nil)
+	var wc workerConn
+	for _, j := range jobs {
+		if r := q.attempt(context.Background(), &wc, j); r.Outcome != mailstore.Delivered {
+			t.Fatalf("job %d: outcome %v (%s), want Delivered", j.ID, r.Outcome, r.Err)
+		}
+	}
+	if tr.dials != 2 || tr.sent != 2 {
+		t.Fatalf("dials %d, sent %d; want 2 and 2", tr.dials, tr.sent)
+	}
+}
+
+// TestShutdownStopsTakingJobs: stopping the queue does not work off the
+// in-memory backlog; what was not started stays queued in the store.
+func TestShutdownStopsTakingJobs(t *testing.T) {
+	db, err := mailstore.Open(t.TempDir(), mailstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rc []mailstore.Recipient
+	for i := 1; i <= 200; i++ {
+		rc = append(rc, mailstore.Recipient{MemberID: uint64(i), Addr: fmt.Sprintf("m%d@x.org", i)})
+	}
+	db.Enqueue("g", []byte("x\r\n"), rc)
+	tr := &slowTransport{delay: 20 * time.Millisecond}
+	q := New(Options{Store: db, Transport: tr, Domain: "lists.test", Workers: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx); close(done) }()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	start := time.Now()
+	<-done
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Run took %v to stop", d)
+	}
+	left, _, _ := db.QueueStats()
+	if sent := int(tr.sent.Load()); sent+left != 200 || left < 150 {
+		t.Fatalf("sent %d, left in the queue %d; want the rest kept (200 in all)", sent, left)
+	}
+}
+
+type slowTransport struct {
+	delay time.Duration
+	sent  atomic.Int64
+}
+
+func (s *slowTransport) Dial(context.Context) (Conn, error) { return slowConn{s}, nil }
+
+type slowConn struct{ s *slowTransport }
+
+func (c slowConn) Send(context.Context, string, string, []byte) error {
+	time.Sleep(c.s.delay)
+	c.s.sent.Add(1)
+	return nil
+}
+func (slowConn) Reset() error { return nil }
+func (slowConn) Close() error { return nil }

@@ -48,7 +48,7 @@ type Queue struct {
 	opts    Options
 	store   *mailstore.DB
 	log     *slog.Logger
-	verpKey []byte
+	verp    *verpSigner
 	wake    chan struct{}
 	jobs    chan mailstore.Job
 	results chan mailstore.Result
@@ -87,7 +87,7 @@ func New(opts Options) *Queue {
 		opts:     opts,
 		store:    opts.Store,
 		log:      opts.Logger,
-		verpKey:  opts.Store.VERPKey(),
+		verp:     newVERPSigner(opts.Store.VERPKey(), opts.Domain),
 		wake:     make(chan struct{}, 1),
 		jobs:     make(chan mailstore.Job, batch),
 		results:  make(chan mailstore.Result, batch*2),

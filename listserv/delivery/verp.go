@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // VERP: every delivery's envelope sender is group-bounces+TOKEN@domain.
@@ -20,12 +22,36 @@ const verpMACLen = 8
 
 // VERPToken makes the token for one delivery.
 func VERPToken(key []byte, memberID, jobID uint64) string {
-	b := binary.AppendUvarint(nil, memberID)
+	return verpToken(hmac.New(sha256.New, key), memberID, jobID)
+}
+
+func verpToken(m hash.Hash, memberID, jobID uint64) string {
+	b := binary.AppendUvarint(make([]byte, 0, 32), memberID)
 	b = binary.AppendUvarint(b, jobID)
-	m := hmac.New(sha256.New, key)
+	m.Reset()
 	m.Write(b)
 	b = append(b, m.Sum(nil)[:verpMACLen]...)
 	return strings.ToLower(verpEnc.EncodeToString(b))
+}
+
+// verpSigner writes VERP addresses for one queue, reusing HMAC states
+// (making one costs more than using it).
+type verpSigner struct {
+	domain string
+	pool   sync.Pool
+}
+
+func newVERPSigner(key []byte, domain string) *verpSigner {
+	v := &verpSigner{domain: domain}
+	v.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return v
+}
+
+func (v *verpSigner) address(group string, memberID, jobID uint64) string {
+	m := v.pool.Get().(hash.Hash)
+	tok := verpToken(m, memberID, jobID)
+	v.pool.Put(m)
+	return group + "-bounces+" + tok + "@" + v.domain
 }
 
 // ParseVERPToken checks a token and returns what it names.

@@ -38,22 +38,46 @@ func Permanent(err error) bool {
 	return errors.As(err, &t) && !t.Temporary()
 }
 
-// worker sends jobs over one connection, dialing it when needed.
+// maxIdle is how long a worker keeps an unused connection: servers close
+// idle clients (Postfix after 300 s), and a dead connection found at the
+// next message would cost that message a retry.
+const maxIdle = 30 * time.Second
+
+// workerConn is a worker's connection and when it was last used.
+type workerConn struct {
+	c        Conn
+	lastUsed time.Time
+}
+
+// worker sends jobs over one connection, dialing it when needed. It stops
+// taking jobs when ctx ends: the ones it never started stay queued in the
+// store for the next run.
 func (q *Queue) worker(ctx context.Context) {
-	var conn Conn
+	var wc workerConn
 	defer func() {
-		if conn != nil {
-			conn.Close()
+		if wc.c != nil {
+			wc.c.Close()
 		}
 	}()
-	for j := range q.jobs {
-		res := q.attempt(ctx, &conn, j)
-		q.results <- res
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j, ok := <-q.jobs:
+			if !ok {
+				return
+			}
+			q.results <- q.attempt(ctx, &wc, j)
+		}
 	}
 }
 
-// attempt makes one delivery attempt and says what became of it.
-func (q *Queue) attempt(ctx context.Context, conn *Conn, j mailstore.Job) mailstore.Result {
+// attempt makes one delivery attempt and says what became of it. A
+// connection kept from earlier messages may have been closed by the
+// server meanwhile: when sending over a reused connection fails with
+// anything but a permanent reply, the attempt redials once and tries
+// again before it counts as a failure.
+func (q *Queue) attempt(ctx context.Context, wc *workerConn, j mailstore.Job) mailstore.Result {
 	msg, err := q.cache.get(q.store, j.Ref)
 	if err != nil {
 		if errors.Is(err, mailstore.ErrNotFound) {
@@ -63,27 +87,47 @@ func (q *Queue) attempt(ctx context.Context, conn *Conn, j mailstore.Job) mailst
 		}
 		return q.retry(j, err)
 	}
-	if *conn == nil {
-		c, err := q.opts.Transport.Dial(ctx)
-		if err != nil {
+	from := q.verp.address(j.Ref.Group, j.MemberID, j.ID)
+	if wc.c != nil && time.Since(wc.lastUsed) > maxIdle {
+		wc.c.Close()
+		wc.c = nil
+	}
+	for try := 0; ; try++ {
+		reused := wc.c != nil
+		if !reused {
+			c, err := q.opts.Transport.Dial(ctx)
+			if err != nil {
+				return q.retry(j, err)
+			}
+			wc.c = c
+		}
+		err = wc.c.Send(ctx, from, j.Rcpt, msg)
+		wc.lastUsed = time.Now()
+		if err == nil {
+			return mailstore.Result{Job: j, Outcome: mailstore.Delivered}
+		}
+		if rerr := wc.c.Reset(); rerr != nil || staleConn(err) {
+			wc.c.Close()
+			wc.c = nil
+		}
+		if Permanent(err) {
+			q.log.Warn("delivery failed for good", "job", j.ID, "group", j.Ref.Group, "member", j.MemberID, "err", logSafe(err, j.Rcpt))
+			return mailstore.Result{Job: j, Outcome: mailstore.Failed, Err: err.Error()}
+		}
+		if !reused || try > 0 || !staleConn(err) {
 			return q.retry(j, err)
 		}
-		*conn = c
 	}
-	from := VERPAddress(q.verpKey, j.Ref.Group, q.opts.Domain, j.MemberID, j.ID)
-	err = (*conn).Send(ctx, from, j.Rcpt, msg)
-	if err == nil {
-		return mailstore.Result{Job: j, Outcome: mailstore.Delivered}
+}
+
+// staleConn reports whether err means the connection is gone: a 421
+// ("closing connection") or an error that is no SMTP reply at all.
+func staleConn(err error) bool {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se.Code == 421
 	}
-	if rerr := (*conn).Reset(); rerr != nil {
-		(*conn).Close()
-		*conn = nil
-	}
-	if Permanent(err) {
-		q.log.Warn("delivery failed for good", "job", j.ID, "group", j.Ref.Group, "member", j.MemberID, "err", logSafe(err, j.Rcpt))
-		return mailstore.Result{Job: j, Outcome: mailstore.Failed, Err: err.Error()}
-	}
-	return q.retry(j, err)
+	return true
 }
 
 // retry schedules the next attempt, or gives up when the job is too old.
