@@ -41,7 +41,7 @@ func (db *DB) CommitPost(p Post) (Committed, error) {
 	now := time.Now()
 	err := db.update(func(tx *bolt.Tx) error {
 		var err error
-		out, err = commitPostTx(tx, p, now)
+		out, err = db.commitPostTx(tx, p, now)
 		return err
 	})
 	return out, err
@@ -49,7 +49,7 @@ func (db *DB) CommitPost(p Post) (Committed, error) {
 
 // commitPostTx is CommitPost inside a transaction (a held post's approval
 // shares it).
-func commitPostTx(tx *bolt.Tx, p Post, now time.Time) (Committed, error) {
+func (db *DB) commitPostTx(tx *bolt.Tx, p Post, now time.Time) (Committed, error) {
 	var out Committed
 	meta, err := json.Marshal(p.Meta)
 	if err != nil {
@@ -84,30 +84,18 @@ func commitPostTx(tx *bolt.Tx, p Post, now time.Time) (Committed, error) {
 	}
 	q := tx.Bucket(bQueue)
 	members := gb.Bucket(bMembers)
-	var author *Member
-	err = members.ForEach(func(k, v []byte) error {
-		var m Member
-		if err := json.Unmarshal(v, &m); err != nil {
-			return err
-		}
-		if m.ID == p.Meta.AuthorID {
-			author = &m
-			if m.NoSelf {
-				return nil
-			}
-		}
-		if !m.Receives() {
-			return nil
+	for _, r := range db.roster(gb, p.Group) {
+		if r.id == p.Meta.AuthorID && r.noSelf {
+			continue
 		}
 		out.Jobs++
-		return putJob(q, &Job{Due: now, Created: now, Ref: MsgRef{Group: p.Group, UID: uid}, MemberID: m.ID, Rcpt: m.Addr})
-	})
-	if err != nil {
-		return out, err
+		if err := putJob(q, &Job{Due: now, Created: now, Ref: MsgRef{Group: p.Group, UID: uid}, MemberID: r.id, Rcpt: r.addr}); err != nil {
+			return out, err
+		}
 	}
-	if author != nil {
+	if author, err := memberByID(gb, u64(p.Meta.AuthorID)); err == nil {
 		author.Posts++
-		if err := putMember(members, author); err != nil {
+		if err := putMember(members, &author); err != nil {
 			return out, err
 		}
 	}

@@ -75,6 +75,9 @@ func (db *DB) run(batch []*commitReq) {
 			}
 			return nil
 		})
+		if err != nil {
+			db.forgetRoster("") // the cache may hold the rolled-back view
+		}
 		var fe *fnError
 		if errors.As(err, &fe) {
 			batch[fe.i].err <- fe.err

@@ -138,7 +138,7 @@ func (db *DB) DecideHeld(group string, id uint64, d Decision) (h HeldPost, c Com
 			return nil
 		}
 		if d.Action == "approved" {
-			if c, err = commitPostTx(tx, h.Post, now); err != nil {
+			if c, err = db.commitPostTx(tx, h.Post, now); err != nil {
 				return err
 			}
 		}

@@ -98,6 +98,7 @@ func (db *DB) addMember(group string, tmpl Member, alias AliasFunc) (Member, err
 				break
 			}
 		}
+		db.forgetRoster(group)
 		members := gb.Bucket(bMembers)
 		if m.ID, err = members.NextSequence(); err != nil {
 			return err
@@ -135,6 +136,7 @@ func (db *DB) UpdateMember(group, addr string, change func(*Member) error) (Memb
 		if err != nil {
 			return err
 		}
+		db.forgetRoster(group)
 		id, key := m.ID, m.Addr
 		if err := change(&m); err != nil {
 			return err
@@ -263,6 +265,7 @@ func (db *DB) DecideMember(group string, id uint64, d Decision, approve bool) (m
 			taken = true
 			return nil
 		}
+		db.forgetRoster(group)
 		dec := d
 		m.Decided = &dec
 		m.Intro = ""
@@ -300,6 +303,7 @@ func (db *DB) SetAlias(group string, id uint64, name, slug string) error {
 		if err := aliases.Put([]byte(slug), u64(id)); err != nil {
 			return err
 		}
+		db.forgetRoster(group)
 		m.Alias, m.Slug = name, slug
 		return putMember(gb.Bucket(bMembers), &m)
 	})

@@ -82,6 +82,7 @@ type DB struct {
 	commits chan *commitReq
 	done    chan struct{}
 	maxB    int
+	rosters rosterCache
 }
 
 // Open opens (creating if needed) the store in dataDir.

@@ -305,3 +305,49 @@ func TestGroupCommitIsolation(t *testing.T) {
 		t.Fatalf("%d keys stored, want 180", n)
 	}
 }
+
+// TestRosterFollowsChanges: the cached list of receivers follows every
+// membership change between posts.
+func TestRosterFollowsChanges(t *testing.T) {
+	db, _ := openTest(t)
+	mustGroup(t, db, "g")
+	alias := seqAlias()
+	a, _ := db.AddMember("g", "a@x.org", Active, false, alias)
+	jobsFor := func() map[string]bool {
+		t.Helper()
+		before, _, _ := db.DueJobs(time.Now(), 1000, nil)
+		if _, err := db.CommitPost(post("g", a.ID, "")); err != nil {
+			t.Fatal(err)
+		}
+		after, _, _ := db.DueJobs(time.Now(), 1000, nil)
+		seen := map[uint64]bool{}
+		for _, j := range before {
+			seen[j.ID] = true
+		}
+		out := map[string]bool{}
+		for _, j := range after {
+			if !seen[j.ID] {
+				out[j.Rcpt] = true
+			}
+		}
+		return out
+	}
+	if got := jobsFor(); len(got) != 1 || !got["a@x.org"] {
+		t.Fatalf("first post to %v", got)
+	}
+	db.AddMember("g", "b@x.org", Active, false, alias)
+	if got := jobsFor(); len(got) != 2 || !got["b@x.org"] {
+		t.Fatalf("after a join: %v", got)
+	}
+	db.UpdateMember("g", "b@x.org", func(m *Member) error { m.State = NoMail; return nil })
+	db.UpdateMember("g", "a@x.org", func(m *Member) error { m.NoSelf = true; return nil })
+	if got := jobsFor(); len(got) != 0 {
+		t.Fatalf("after nomail and self off: %v", got)
+	}
+	c, _ := db.AddPending("g", "c@x.org", "hi", alias)
+	db.DecideMember("g", c.ID, Decision{Action: "approved"}, true)
+	db.RemoveMember("g", "b@x.org")
+	if got := jobsFor(); len(got) != 1 || !got["c@x.org"] {
+		t.Fatalf("after approval and removal: %v", got)
+	}
+}
