@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
@@ -46,14 +47,45 @@ func (s *Service) reply(log *slog.Logger, n notice) error {
 	return s.send(n)
 }
 
-// requestJoin answers a join request: a confirmation to the address that
-// asked, so that nobody can subscribe someone else.
-func (s *Service) requestJoin(log *slog.Logger, group string, msg *anon.Message, intro string) error {
+// requester returns the address a request to a command address is
+// answered at (its From), and false when there is none usable or the
+// address has had its share of answers today. A request over the limit
+// is dropped whole: it changes nothing (a "password" whose answer is not
+// sent would lock the member out) and answers nothing.
+func (s *Service) requester(log *slog.Logger, msg *anon.Message) (string, bool) {
 	addr, err := CheckAddress(msg.From.Addr)
 	if err != nil {
-		log.Info("join request ignored", "reason", "no usable From address")
+		log.Info("request ignored", "reason", "no usable From address")
+		return "", false
+	}
+	if !s.replies.allow(addr) {
+		log.Info("request ignored", "reason", "daily reply limit")
+		return "", false
+	}
+	return addr, true
+}
+
+// redact renders an error for the log with anything that looks like an
+// address cut out: errors of the admin methods name the address they
+// concern.
+func redact(err error) string {
+	return addrLike.ReplaceAllString(err.Error(), "[address]")
+}
+
+var addrLike = regexp.MustCompile(`[^\s<>"'@]*@[^\s<>"']*`)
+
+// requestJoin answers mail to -join@.
+func (s *Service) requestJoin(log *slog.Logger, group string, msg *anon.Message, intro string) error {
+	addr, ok := s.requester(log, msg)
+	if !ok {
 		return nil
 	}
+	return s.joinConfirmation(log, group, addr, intro)
+}
+
+// joinConfirmation sends a confirmation to the address that asked to
+// join, so that nobody can subscribe someone else.
+func (s *Service) joinConfirmation(log *slog.Logger, group, addr, intro string) error {
 	m, err := s.store.MemberByAddr(group, addr)
 	switch {
 	case err == nil && m.State == mailstore.Pending:
@@ -71,13 +103,23 @@ func (s *Service) requestJoin(log *slog.Logger, group string, msg *anon.Message,
 		return unavailable(err)
 	}
 	log.Info("join requested; confirmation sent")
-	return s.reply(log, notice{group: group, to: addr, tmpl: "confirm_join", replyTo: s.confirmAddress(group, tok),
+	return s.send(notice{group: group, to: addr, tmpl: "confirm_join", replyTo: s.confirmAddress(group, tok),
 		data: map[string]any{"ConfirmAddress": s.confirmAddress(group, tok), "Expires": fmtTime(exp)}})
 }
 
-// requestLeave asks a member to confirm leaving.
+// requestLeave answers mail to -leave@.
 func (s *Service) requestLeave(log *slog.Logger, group string, msg *anon.Message) error {
-	m, err := s.store.MemberByAddr(group, msg.From.Addr)
+	addr, ok := s.requester(log, msg)
+	if !ok {
+		return nil
+	}
+	return s.leaveConfirmation(log, group, addr)
+}
+
+// leaveConfirmation asks a member to confirm leaving, at the member's
+// address (a forged From only bothers the member, who ignores it).
+func (s *Service) leaveConfirmation(log *slog.Logger, group, addr string) error {
+	m, err := s.store.MemberByAddr(group, addr)
 	if errors.Is(err, mailstore.ErrNotFound) || err == nil && m.State == mailstore.Pending {
 		log.Info("leave request ignored", "reason", "not a member")
 		return nil
@@ -91,7 +133,7 @@ func (s *Service) requestLeave(log *slog.Logger, group string, msg *anon.Message
 		return unavailable(err)
 	}
 	log.Info("leave requested; confirmation sent", "alias", m.Slug)
-	return s.reply(log, notice{group: group, to: m.Addr, memberID: m.ID, tmpl: "confirm_leave", replyTo: s.confirmAddress(group, tok),
+	return s.send(notice{group: group, to: m.Addr, memberID: m.ID, tmpl: "confirm_leave", replyTo: s.confirmAddress(group, tok),
 		data: map[string]any{"ConfirmAddress": s.confirmAddress(group, tok), "Expires": fmtTime(exp)}})
 }
 
@@ -114,7 +156,7 @@ func (s *Service) confirm(ctx context.Context, log *slog.Logger, t Target, msg *
 	if state != mailstore.TokenValid {
 		log.Info("confirmation refused", "reason", stateName(state))
 		return s.reply(log, notice{group: tok.Group, to: tok.Addr, tmpl: "token_invalid",
-			data: map[string]any{"Expired": state == mailstore.TokenExpired}})
+			data: map[string]any{"Expired": state == mailstore.TokenExpired, "Admin": false}})
 	}
 	switch tok.Kind {
 	case mailstore.TokJoin:
@@ -158,8 +200,19 @@ func (s *Service) confirmJoin(ctx context.Context, log *slog.Logger, tok mailsto
 		return s.storeErr(err, "no such group here")
 	}
 	if g.JoinPolicy == "open" {
-		if _, err := s.AddMember(ctx, tok.Group, tok.Addr, false); err != nil && !errors.Is(err, mailstore.ErrExists) {
-			log.Info("join not completed", "err", err)
+		// The address may have joined since (an earlier request's
+		// confirmation, an admin's member add): nothing to do then.
+		// AddMember's errors name the address, so they are logged
+		// redacted.
+		switch _, err := s.store.MemberByAddr(tok.Group, tok.Addr); {
+		case err == nil:
+			log.Info("join not completed", "reason", "already a member")
+			return nil
+		case !errors.Is(err, mailstore.ErrNotFound):
+			return unavailable(err)
+		}
+		if _, err := s.AddMember(ctx, tok.Group, tok.Addr, false); err != nil {
+			log.Error("join not completed", "err", redact(err))
 		}
 		return nil
 	}
@@ -229,7 +282,7 @@ func (s *Service) adminConfirm(ctx context.Context, log *slog.Logger, tok mailst
 	log = log.With("admin", admin.Slug)
 	if state == mailstore.TokenExpired {
 		return s.reply(log, notice{group: tok.Group, to: admin.Addr, memberID: admin.ID, tmpl: "token_invalid",
-			data: map[string]any{"Expired": true}})
+			data: map[string]any{"Expired": true, "Admin": true}})
 	}
 	// A used token is not an error here: the decision on the item tells
 	// this admin who acted first.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"mime"
 	"strconv"
+	"strings"
 	"time"
 
 	"listserv/mailstore"
@@ -132,6 +133,7 @@ func (s *Service) decideHeld(log *slog.Logger, group string, id uint64, d mailst
 
 // DecideHeld is the command line's approve/reject of a held post.
 func (s *Service) DecideHeld(ctx context.Context, group string, id uint64, approve bool) error {
+	group = strings.ToLower(group)
 	d := mailstore.Decision{Action: "rejected", By: byCLI, At: s.now().UTC()}
 	if approve {
 		d.Action = "approved"
@@ -141,6 +143,7 @@ func (s *Service) DecideHeld(ctx context.Context, group string, id uint64, appro
 
 // DecideJoin is the command line's approve/reject of a pending member.
 func (s *Service) DecideJoin(ctx context.Context, group, addr string, approve bool) error {
+	group = strings.ToLower(group)
 	m, err := s.store.MemberByAddr(group, addr)
 	if err != nil {
 		return s.storeErr(err, "no such pending member")
@@ -152,7 +155,9 @@ func (s *Service) DecideJoin(ctx context.Context, group, addr string, approve bo
 }
 
 // ExpireHeld expires held posts whose time is up, telling their authors,
-// and forgets decisions and tokens older than their use.
+// closes join requests that no admin answered while their approval
+// tokens were valid (otherwise the address could never ask again), and
+// forgets decisions and tokens older than their use.
 func (s *Service) ExpireHeld(ctx context.Context) error {
 	groups, err := s.store.Groups()
 	if err != nil {
@@ -172,10 +177,44 @@ func (s *Service) ExpireHeld(ctx context.Context) error {
 				}
 			}
 		}
+		if err := s.expirePending(g.Name, now); err != nil {
+			return err
+		}
 		if err := s.store.PurgeHeld(g.Name, now.Add(-ApprovalTTL)); err != nil {
 			return err
 		}
 	}
 	_, err = s.store.PurgeTokens(now.Add(-ApprovalTTL))
 	return err
+}
+
+// expirePending closes a group's join requests older than ApprovalTTL,
+// with a note to the requester.
+func (s *Service) expirePending(group string, now time.Time) error {
+	members, err := s.store.Members(group)
+	if err != nil {
+		return err
+	}
+	log := s.log.With("group", group)
+	for _, m := range members {
+		if m.State != mailstore.Pending || m.Decided != nil || now.Sub(m.Joined) <= ApprovalTTL {
+			continue
+		}
+		d := mailstore.Decision{Action: "expired", By: "the service", At: now}
+		pm, taken, err := s.store.DecideMember(group, m.ID, d, false)
+		if err != nil {
+			log.Error("expiring a join request failed", "member", m.ID, "err", err)
+			continue
+		}
+		if taken {
+			continue
+		}
+		log.Info("join request expired", "member", pm.ID)
+		s.emit(Event{Kind: MembershipChanged, Group: group, MemberID: pm.ID})
+		if err := s.send(notice{group: group, to: pm.Addr, tmpl: "join_expired",
+			data: map[string]any{"Expires": fmtTime(m.Joined.Add(ApprovalTTL))}}); err != nil {
+			log.Error("join expiry note not queued", "member", pm.ID)
+		}
+	}
+	return nil
 }

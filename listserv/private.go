@@ -23,8 +23,12 @@ func (s *Service) private(ctx context.Context, log *slog.Logger, env *Envelope, 
 		return err
 	}
 	to, err := s.store.MemberBySlug(group, env.Target.Tag)
-	if err != nil || to.State == mailstore.Removed || to.State == mailstore.Pending {
+	if err != nil {
 		return s.storeErr(err, "no such member here")
+	}
+	if to.State == mailstore.Removed || to.State == mailstore.Pending {
+		// Gone (or not yet in) since RCPT accepted the alias.
+		return refuse(NoSuchRecipient, "no such member here")
 	}
 	to.Slug = env.Target.Tag // an old alias still reaches them under that name
 	out, id, err := s.anonymizePrivate(group, msg, sender, anon.Address{Addr: Address(group, RolePrivate, to.Slug, s.domain), Name: to.Alias})
@@ -57,8 +61,11 @@ func (s *Service) owner(ctx context.Context, log *slog.Logger, env *Envelope, ra
 		log.Warn("message to the admins dropped", "reason", "the group has no admin")
 		return nil
 	}
+	// A member, whatever their state, appears under the alias; only a
+	// stranger (or a requester the admins are asked about anyway) with
+	// the address.
 	m, err := s.store.MemberByAddr(group, msg.From.Addr)
-	if err == nil && m.CanPost() {
+	if err == nil && m.State != mailstore.Pending {
 		if err := s.sender.Check(ctx, env, raw, msg); err != nil {
 			return err
 		}

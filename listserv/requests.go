@@ -33,8 +33,18 @@ func commandLines(msg *anon.Message) []string {
 			subj = strings.TrimSpace(subj[len(p):])
 		}
 	}
+	// The same command twice (in the subject and the body, say) runs
+	// once: one message never brings two confirmations or two helps.
+	seen := map[string]bool{}
+	add := func(line string) {
+		key := strings.ToLower(strings.Join(strings.Fields(line), " "))
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, line)
+		}
+	}
 	if isCommand(subj) {
-		out = append(out, subj)
+		add(subj)
 	}
 	if !plainBody(msg) {
 		return out
@@ -51,7 +61,7 @@ func commandLines(msg *anon.Message) []string {
 		if !isCommand(line) {
 			break // prose: the commands are over
 		}
-		out = append(out, line)
+		add(line)
 	}
 	return out
 }
@@ -80,8 +90,14 @@ func isCommand(line string) bool {
 }
 
 // commands runs the commands in a message to -request@ and answers the
-// sender with the results.
+// sender with the results. A message counts once against the sender's
+// daily answers, however many commands it holds; over the limit it runs
+// none of them.
 func (s *Service) commands(ctx context.Context, log *slog.Logger, group string, msg *anon.Message) error {
+	from, ok := s.requester(log, msg)
+	if !ok {
+		return nil
+	}
 	lines := commandLines(msg)
 	if len(lines) == 0 {
 		lines = []string{"help"}
@@ -93,24 +109,24 @@ func (s *Service) commands(ctx context.Context, log *slog.Logger, group string, 
 		switch verb {
 		case "help":
 			log.Info("command", "verb", verb)
-			if err := s.reply(log, notice{group: group, to: msg.From.Addr, tmpl: "help"}); err != nil {
+			if err := s.send(notice{group: group, to: from, tmpl: "help"}); err != nil {
 				return err
 			}
 			continue
 		case "join":
-			if err := s.requestJoin(log, group, msg, ""); err != nil {
+			if err := s.joinConfirmation(log, group, from, ""); err != nil {
 				return err
 			}
 			results = append(results, cmdResult{line, "If this address is not a member yet, a confirmation is on its way."})
 			continue
 		case "leave":
-			if err := s.requestLeave(log, group, msg); err != nil {
+			if err := s.leaveConfirmation(log, group, from); err != nil {
 				return err
 			}
 			results = append(results, cmdResult{line, "If this address is a member, a confirmation is on its way."})
 			continue
 		}
-		res, err := s.memberCommand(ctx, log, group, msg.From.Addr, verb, f[1:])
+		res, err := s.memberCommand(ctx, log, group, from, msg.From.Name, verb, f[1:])
 		if err != nil {
 			return err
 		}
@@ -119,11 +135,13 @@ func (s *Service) commands(ctx context.Context, log *slog.Logger, group string, 
 	if len(results) == 0 {
 		return nil
 	}
-	return s.reply(log, notice{group: group, to: msg.From.Addr, tmpl: "command_results", data: map[string]any{"Results": results}})
+	return s.send(notice{group: group, to: from, tmpl: "command_results", data: map[string]any{"Results": results}})
 }
 
 // memberCommand runs a command that only a member may give.
-func (s *Service) memberCommand(ctx context.Context, log *slog.Logger, group, addr, verb string, args []string) (string, error) {
+// name is the display name of the message's From, which a chosen alias
+// must not reveal.
+func (s *Service) memberCommand(ctx context.Context, log *slog.Logger, group, addr, name, verb string, args []string) (string, error) {
 	m, err := s.store.MemberByAddr(group, addr)
 	if err != nil || !m.CanPost() {
 		if err != nil && !errors.Is(err, mailstore.ErrNotFound) {
@@ -170,17 +188,18 @@ func (s *Service) memberCommand(ctx context.Context, log *slog.Logger, group, ad
 		}
 		return "Your new archive password is: " + p + "\nThe old one no longer works.", nil
 	case "alias":
-		return s.setAlias(log, group, &m, strings.Join(args, " "))
+		return s.setAlias(log, group, &m, name, strings.Join(args, " "))
 	}
 	return "Unknown command.", nil
 }
 
 // setAlias gives a member a pseudonym of their choosing. The old slug
 // stays reserved for them, so private replies to it still arrive.
-func (s *Service) setAlias(log *slog.Logger, group string, m *mailstore.Member, name string) (string, error) {
+// display is the display name the member writes under.
+func (s *Service) setAlias(log *slog.Logger, group string, m *mailstore.Member, display, name string) (string, error) {
 	name = strings.TrimSpace(name)
 	slug, ok := alias.Slug(name)
-	if !alias.ValidName(name) || !ok || !alias.ValidSlug(slug) || looksLikeMember(name, m) {
+	if !alias.ValidName(name) || !ok || !alias.ValidSlug(slug) || looksLikeMember(name, m, display) {
 		return "That name cannot be used: use 3 to 40 letters, digits and spaces, nothing that looks like an address or your real name.", nil
 	}
 	if err := s.store.SetAlias(group, m.ID, name, slug); err != nil {
@@ -194,12 +213,38 @@ func (s *Service) setAlias(log *slog.Logger, group string, m *mailstore.Member, 
 }
 
 // looksLikeMember reports whether a chosen name would reveal the member:
-// their address's local part or their known display name.
-func looksLikeMember(name string, m *mailstore.Member) bool {
-	low := strings.ToLower(name)
-	local, _, _ := strings.Cut(strings.ToLower(m.Addr), "@")
-	if len(local) >= 3 && strings.Contains(strings.ReplaceAll(low, " ", ""), strings.Trim(local, ".-_+")) {
-		return true
+// it holds their address's local part (its letters and digits, with or
+// without the dots, dashes or underscores between them), or a word of 3
+// or more letters of the local part, of their display name (as they
+// write it, or as known to the group). Names are compared in the folded
+// ASCII form of their slugs, so accents and case do not hide a match.
+// Only the member's own details are compared: checking other members'
+// would let anyone probe the roster with alias commands.
+func looksLikeMember(name string, m *mailstore.Member, display string) bool {
+	slug, _ := alias.Slug(name)
+	words := strings.Split(slug, "-")
+	joined := strings.Join(words, "")
+	reveals := func(who string) bool {
+		s, ok := alias.Slug(who)
+		if !ok {
+			return false
+		}
+		parts := strings.Split(s, "-")
+		if all := strings.Join(parts, ""); len(all) >= 3 && strings.Contains(joined, all) {
+			return true
+		}
+		for _, p := range parts {
+			if len(p) < 3 {
+				continue
+			}
+			for _, w := range words {
+				if w == p {
+					return true
+				}
+			}
+		}
+		return false
 	}
-	return m.Name != "" && strings.Contains(low, strings.ToLower(m.Name))
+	local, _, _ := strings.Cut(m.Addr, "@")
+	return reveals(local) || reveals(m.Name) || reveals(display)
 }

@@ -132,17 +132,50 @@ func (s *Service) sendWelcome(group string, m *mailstore.Member) error {
 	}})
 }
 
-// sampleData fills every field any embedded template uses, for the
-// start-up check.
-func sampleData() map[string]any {
-	return map[string]any{
+// noticeKeys lists, for each template, the values its notices carry
+// besides commonData's; it must match the calls that send them, so that
+// the start-up check refuses an override that uses a value its notice
+// does not have (missingkey=error), rather than the first notice at 3 a.m.
+var noticeKeys = map[string][]string{
+	"already_decided":  {"What", "Action", "By"},
+	"approval_request": {"Requester", "Intro", "ApproveAddress", "RejectAddress", "Expires"},
+	"command_results":  {"Results"},
+	"confirm_join":     {"ConfirmAddress", "Expires"},
+	"confirm_leave":    {"ConfirmAddress", "Expires"},
+	"goodbye":          {},
+	"held_admin":       {"Alias", "Reason", "ID", "Subject", "Text", "ApproveAddress", "RejectAddress", "DiscardAddress", "Expires"},
+	"held_author":      {"Subject", "Reason"},
+	"held_expired":     {"Subject", "Expires"},
+	"held_rejected":    {"Subject", "Expires"},
+	"help":             {},
+	"join_expired":     {"Expires"},
+	"join_rejected":    {},
+	"join_waiting":     {},
+	"owner_relay":      {"Sender", "Subject", "Text"},
+	"token_invalid":    {"Expired", "Admin"},
+	"welcome":          {"Alias", "AliasAddress", "Password"},
+}
+
+// sampleData fills the fields template name's notices carry, for the
+// start-up check (every field any template uses for a name not listed).
+func sampleData(name string) map[string]any {
+	all := map[string]any{
 		"Alias": "Quiet Heron", "AliasAddress": "g+quiet-heron@example.org", "Password": "",
 		"ConfirmAddress": "g-confirm+t@example.org", "Expires": "2026-01-01 00:00 UTC",
 		"Requester": "someone@example.org", "Intro": "hello", "ApproveAddress": "a", "RejectAddress": "r",
 		"DiscardAddress": "d", "Subject": "s", "Reason": "moderated", "ID": "1", "Text": "t",
-		"What": "w", "Action": "approved", "By": "b", "Expired": true, "Sender": "x@example.org",
+		"What": "w", "Action": "approved", "By": "b", "Expired": true, "Admin": true, "Sender": "x@example.org",
 		"Results": []cmdResult{{"help", "sent"}},
 	}
+	keys, ok := noticeKeys[name]
+	if !ok {
+		return all
+	}
+	out := make(map[string]any, len(keys))
+	for _, k := range keys {
+		out[k] = all[k]
+	}
+	return out
 }
 
 // CheckTemplates renders every template, embedded or overridden, for
@@ -160,7 +193,7 @@ func (s *Service) CheckTemplates() error {
 	var errs []error
 	for _, g := range names {
 		for _, t := range templates.Names() {
-			n := notice{group: g, to: "someone@example.org", tmpl: t, data: sampleData()}
+			n := notice{group: g, to: "someone@example.org", tmpl: t, data: sampleData(t)}
 			if n.group == "" {
 				n.group = "example"
 			}

@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"mime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"listserv/listserv"
 )
@@ -37,10 +39,7 @@ func memberPending(args []string) (Action, error) {
 			return err
 		}
 		for _, m := range pending {
-			intro := strings.Join(strings.Fields(m.Intro), " ")
-			if len(intro) > 120 {
-				intro = intro[:120] + "..."
-			}
+			intro := oneLineCut(m.Intro, 120)
 			fmt.Fprintf(out, "%s\t%s\t%s\n", m.Addr, m.Joined.Format("2006-01-02T15:04:05Z"), intro)
 		}
 		return nil
@@ -85,7 +84,7 @@ func heldList(args []string) (Action, error) {
 			}
 			author, _ := svc.Store().MemberByID(strings.ToLower(pos[0]), h.Author)
 			fmt.Fprintf(out, "%d\t%s\t%s\t%s\t%s\n", h.ID, author.Alias, h.Created.Format("2006-01-02T15:04:05Z"), status,
-				strings.Join(strings.Fields(h.Post.Meta.Subject), " "))
+				oneLineCut(decodeHeader(h.Post.Meta.Subject), 200))
 		}
 		return nil
 	}, nil
@@ -114,4 +113,28 @@ func heldDecide(approve bool) func([]string) (Action, error) {
 			return nil
 		}, nil
 	}
+}
+
+// oneLineCut makes text one line without tabs (the output's columns are
+// tab-separated) and cuts it at max bytes, on a character boundary.
+func oneLineCut(text string, max int) string {
+	s := strings.Join(strings.Fields(text), " ")
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// decodeHeader decodes RFC 2047 words in a header value (a held post's
+// subject is stored as the header had it).
+func decodeHeader(v string) string {
+	d, err := new(mime.WordDecoder).DecodeHeader(v)
+	if err != nil {
+		return v
+	}
+	return d
 }

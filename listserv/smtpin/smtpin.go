@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -51,6 +52,13 @@ type Server struct {
 	svc  *listserv.Service
 	log  *slog.Logger
 	opts Options
+
+	// go-smtp's Shutdown closes only the listeners its Serve has already
+	// registered: a Serve goroutine that starts after it would accept
+	// for ever. These guard against that race (Close right after start).
+	mu     sync.Mutex
+	closed bool
+	lns    []net.Listener
 }
 
 // New returns a Server; call Serve with a listener.
@@ -82,18 +90,47 @@ func New(opts Options) *Server {
 
 // Serve accepts connections on ln until Close.
 func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
 	err := s.srv.Serve(ln)
-	if errors.Is(err, smtp.ErrServerClosed) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if errors.Is(err, smtp.ErrServerClosed) || closed && errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return err
 }
 
+// stopAccepting closes the listeners given to Serve, and those given to
+// it later.
+func (s *Server) stopAccepting() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+}
+
 // Close stops accepting and closes open connections.
-func (s *Server) Close() error { return s.srv.Close() }
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	s.stopAccepting()
+	return err
+}
 
 // Shutdown stops accepting and waits for open sessions to end.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopAccepting()
+	return s.srv.Shutdown(ctx)
+}
 
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
