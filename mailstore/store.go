@@ -31,7 +31,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -168,14 +167,31 @@ func u64(v uint64) []byte {
 	return b
 }
 
-// Backup writes a consistent copy of the whole database to w while the
-// store stays in use; the copy is itself a bbolt file.
-func (db *DB) Backup(w io.Writer) (int64, error) {
-	var n int64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	return n, err
+// BackupFile writes a consistent copy of the whole database to a new
+// bbolt file at path while the store stays in use. It copies live records
+// only (bbolt's Compact, from one read transaction): what was deleted —
+// a delivered confirmation with its token, an erased post — is not in
+// the copy, even where the live file still holds it in free pages.
+// Bucket sequences (archive UIDs, job ids) are kept.
+func (db *DB) BackupFile(path string) (int64, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return 0, fmt.Errorf("%s: %w", path, ErrExists)
+	}
+	dst, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return 0, err
+	}
+	err = bolt.Compact(dst, db.bolt, 64<<20)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return 0, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
 }

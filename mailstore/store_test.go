@@ -1,8 +1,11 @@
 package mailstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -349,5 +352,51 @@ func TestRosterFollowsChanges(t *testing.T) {
 	db.RemoveMember("g", "b@x.org")
 	if got := jobsFor(); len(got) != 1 || !got["c@x.org"] {
 		t.Fatalf("after approval and removal: %v", got)
+	}
+}
+
+// TestBackupHoldsNoDeletedBytes: a delivered message is deleted from the
+// spool; the live file may keep its bytes in free pages, the backup must
+// not. Sequences survive, so UIDs are never reused after a restore.
+func TestBackupHoldsNoDeletedBytes(t *testing.T) {
+	db, dir := openTest(t)
+	mustGroup(t, db, "g")
+	marker := "confirm-token-abcdefghijklmnop"
+	if err := db.Enqueue("g", []byte("Subject: x\r\n\r\n"+marker+"\r\n"), []Recipient{{1, "a@x.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _, _ := db.DueJobs(time.Now(), 10, nil)
+	if err := db.Finish([]Result{{Job: jobs[0], Outcome: Delivered}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CommitPost(post("g", 0, "")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if _, err := db.BackupFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.BackupFile(path); !errors.Is(err, ErrExists) {
+		t.Fatalf("second backup over the first: %v", err)
+	}
+	raw, _ := os.ReadFile(path)
+	if bytes.Contains(raw, []byte(marker)) {
+		t.Fatal("the backup holds a deleted message's bytes")
+	}
+	live, _ := os.ReadFile(filepath.Join(dir, FileName))
+	t.Logf("live file still holds the deleted bytes: %v", bytes.Contains(live, []byte(marker)))
+	// Restore: the backup opens as a store, and the next UID follows on.
+	rdir := t.TempDir()
+	if err := os.Rename(path, filepath.Join(rdir, FileName)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(rdir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c, err := r.CommitPost(post("g", 0, ""))
+	if err != nil || c.UID != 2 {
+		t.Fatalf("after restore: UID %d, %v; want 2", c.UID, err)
 	}
 }

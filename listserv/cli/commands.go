@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"listserv/listserv"
@@ -256,19 +255,8 @@ func backup(args []string) (Action, error) {
 		return nil, err
 	}
 	return func(ctx context.Context, svc *listserv.Service, out io.Writer) error {
-		f, err := os.OpenFile(pos[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		n, err := svc.Store().BackupFile(pos[0])
 		if err != nil {
-			return err
-		}
-		n, err := svc.Store().Backup(f)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(pos[0])
 			return err
 		}
 		fmt.Fprintf(out, "wrote %s (%d bytes)\n", pos[0], n)

@@ -523,14 +523,9 @@ func (m *memEnv) wantNotStored(secret string) {
 func (m *memEnv) storedIn(needle string) int {
 	m.t.Helper()
 	path := filepath.Join(m.t.TempDir(), "copy.db")
-	f, err := os.Create(path)
-	if err != nil {
+	if _, err := m.srv.Store.BackupFile(path); err != nil {
 		m.t.Fatal(err)
 	}
-	if _, err := m.srv.Store.Backup(f); err != nil {
-		m.t.Fatal(err)
-	}
-	f.Close()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	if err != nil {
 		m.t.Fatal(err)
