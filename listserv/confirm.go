@@ -14,11 +14,11 @@ import (
 	"listserv/mailstore"
 )
 
-// Token lifetimes (SPEC §3, issue: join confirmations 3 days, admin
-// approvals 14 days).
+// Default token lifetimes: join and leave confirmations 3 days, admin
+// approvals 14 days (Options.ConfirmTTL, Options.ApprovalTTL).
 const (
-	ConfirmTTL  = 3 * 24 * time.Hour
-	ApprovalTTL = 14 * 24 * time.Hour
+	DefaultConfirmTTL  = 3 * 24 * time.Hour
+	DefaultApprovalTTL = 14 * 24 * time.Hour
 )
 
 // byCLI names an operator's decision from the command line.
@@ -98,7 +98,7 @@ func (s *Service) joinConfirmation(log *slog.Logger, group, addr, intro string) 
 		return unavailable(err)
 	}
 	tok := newToken()
-	exp := s.now().Add(ConfirmTTL)
+	exp := s.now().Add(s.confirmTTL)
 	if err := s.store.PutTokens([]string{tok}, []mailstore.Token{{Kind: mailstore.TokJoin, Group: group, Addr: addr, Intro: intro, Expires: exp}}); err != nil {
 		return unavailable(err)
 	}
@@ -128,7 +128,7 @@ func (s *Service) leaveConfirmation(log *slog.Logger, group, addr string) error 
 		return unavailable(err)
 	}
 	tok := newToken()
-	exp := s.now().Add(ConfirmTTL)
+	exp := s.now().Add(s.confirmTTL)
 	if err := s.store.PutTokens([]string{tok}, []mailstore.Token{{Kind: mailstore.TokLeave, Group: group, Addr: m.Addr, Item: m.ID, Expires: exp}}); err != nil {
 		return unavailable(err)
 	}
@@ -235,7 +235,7 @@ func (s *Service) confirmJoin(ctx context.Context, log *slog.Logger, tok mailsto
 // approve and one reject token for the whole group of admins.
 func (s *Service) askAdminsToApprove(group string, m *mailstore.Member) error {
 	yes, no := newToken(), newToken()
-	exp := s.now().Add(ApprovalTTL)
+	exp := s.now().Add(s.approvalTTL)
 	admins, err := s.admins(group)
 	if err != nil {
 		return err

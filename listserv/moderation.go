@@ -180,15 +180,15 @@ func (s *Service) ExpireHeld(ctx context.Context) error {
 		if err := s.expirePending(g.Name, now); err != nil {
 			return err
 		}
-		if err := s.store.PurgeHeld(g.Name, now.Add(-ApprovalTTL)); err != nil {
+		if err := s.store.PurgeHeld(g.Name, now.Add(-s.approvalTTL)); err != nil {
 			return err
 		}
 	}
-	_, err = s.store.PurgeTokens(now.Add(-ApprovalTTL))
+	_, err = s.store.PurgeTokens(now.Add(-s.approvalTTL))
 	return err
 }
 
-// expirePending closes a group's join requests older than ApprovalTTL,
+// expirePending closes a group's join requests older than the approval TTL,
 // with a note to the requester.
 func (s *Service) expirePending(group string, now time.Time) error {
 	members, err := s.store.Members(group)
@@ -197,7 +197,7 @@ func (s *Service) expirePending(group string, now time.Time) error {
 	}
 	log := s.log.With("group", group)
 	for _, m := range members {
-		if m.State != mailstore.Pending || m.Decided != nil || now.Sub(m.Joined) <= ApprovalTTL {
+		if m.State != mailstore.Pending || m.Decided != nil || now.Sub(m.Joined) <= s.approvalTTL {
 			continue
 		}
 		d := mailstore.Decision{Action: "expired", By: "the service", At: now}
@@ -212,7 +212,7 @@ func (s *Service) expirePending(group string, now time.Time) error {
 		log.Info("join request expired", "member", pm.ID)
 		s.emit(Event{Kind: MembershipChanged, Group: group, MemberID: pm.ID})
 		if err := s.send(notice{group: group, to: pm.Addr, tmpl: "join_expired",
-			data: map[string]any{"Expires": fmtTime(m.Joined.Add(ApprovalTTL))}}); err != nil {
+			data: map[string]any{"Expires": fmtTime(m.Joined.Add(s.approvalTTL))}}); err != nil {
 			log.Error("join expiry note not queued", "member", pm.ID)
 		}
 	}

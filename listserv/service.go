@@ -48,6 +48,9 @@ type Options struct {
 	// PasswordCost is the bcrypt cost of archive passwords; 0 means
 	// DefaultPasswordCost.
 	PasswordCost int
+	// ConfirmTTL and ApprovalTTL are how long confirmation and approval
+	// tokens live; 0 means DefaultConfirmTTL and DefaultApprovalTTL.
+	ConfirmTTL, ApprovalTTL time.Duration
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -73,6 +76,8 @@ type Service struct {
 	imapHost, imapPort string
 	passCost           int
 	dummyHash          func() []byte
+
+	confirmTTL, approvalTTL time.Duration
 }
 
 // New returns a Service over opts.Store.
@@ -125,6 +130,13 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("listserv: password cost %d outside %d..%d", s.passCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	s.dummyHash = newDummyHash(s.passCost)
+	s.confirmTTL, s.approvalTTL = opts.ConfirmTTL, opts.ApprovalTTL
+	if s.confirmTTL <= 0 {
+		s.confirmTTL = DefaultConfirmTTL
+	}
+	if s.approvalTTL <= 0 {
+		s.approvalTTL = DefaultApprovalTTL
+	}
 	s.imapPort = portString(opts.IMAPPort)
 	if s.imapPort == "" {
 		s.imapPort = "143"
