@@ -159,7 +159,7 @@ func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw
 	if reason := holdReason(&g, &m); reason != "" {
 		return s.hold(log, &g, &m, p, reason)
 	}
-	c, err := s.store.CommitPost(*p)
+	c, err := s.store.CommitPost(indexed(*p))
 	if err != nil {
 		s.rate.undo(group, m.ID, slot)
 		log.Error("post not stored", "err", err)

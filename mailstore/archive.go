@@ -25,6 +25,9 @@ type Post struct {
 	// OrigMessageID is the author's Message-ID, remembered only to map
 	// replies that cite it onto ours ("" when absent).
 	OrigMessageID string
+	// Index is what reading the archive needs (listserv/msgindex); nil
+	// leaves the post to be indexed later (see Unindexed).
+	Index *PostIndex `json:"-"`
 }
 
 // Committed tells what CommitPost stored.
@@ -73,6 +76,11 @@ func (db *DB) commitPostTx(tx *bolt.Tx, p Post, now time.Time) (Committed, error
 	}
 	if err := gb.Bucket(bArchMeta).Put(key, meta); err != nil {
 		return out, err
+	}
+	if p.Index != nil {
+		if err := putIndex(gb, uid, p.Index); err != nil {
+			return out, err
+		}
 	}
 	if err := gb.Bucket(bOurs).Put([]byte(p.Meta.MessageID), key); err != nil {
 		return out, err

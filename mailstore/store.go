@@ -18,6 +18,10 @@
 //	g/<name>/archmeta       UID → PostMeta (JSON)
 //	g/<name>/msgid          author's Message-ID → our Message-ID
 //	g/<name>/ours           our Message-ID → UID
+//	g/<name>/listing        UID → Listing (binary, listing_codec.go): sizes, dates, envelope, MIME tree
+//	g/<name>/text           UID → searchable text, decoded and case-folded (index.go)
+//	g/<name>/terms          term ‖ 0 ‖ first UID (4 bytes BE) → postings (index.go)
+//	g/<name>/flags/<member> UID → that member's flags on the post (flags.go)
 //	queue                   due (8 bytes BE unix ns) ‖ job id (8 bytes BE) → Job (binary)
 //	spool                   spool id → refcount (4 bytes BE) ‖ message bytes
 //	failed                  job id → Job that was given up, with its reason

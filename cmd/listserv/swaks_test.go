@@ -37,6 +37,7 @@ func TestSwaksWalkthrough(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.SMTP.Listen = "127.0.0.1:0"
+	cfg.IMAP.Listen = "127.0.0.1:0"
 	cfg.Auth.PasswordCost = 4
 	srv, err := server.Start(cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -231,6 +231,12 @@ func (c *Config) Validate() error {
 	if c.Auth.PasswordCost < 4 || c.Auth.PasswordCost > 31 {
 		bad("auth.password_cost must be 4..31")
 	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls.cert_file and tls.key_file must be set together")
+	}
+	if c.IMAP.TLSListen != "" && c.TLS.CertFile == "" {
+		bad("imap.tls_listen needs tls.cert_file and tls.key_file")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

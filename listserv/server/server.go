@@ -47,6 +47,7 @@ type Server struct {
 	smtp     *smtpin.Server
 	smtpAddr net.Addr
 	ctl      *control.Server
+	imap     *imapListeners
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
 	errc     chan error
@@ -63,9 +64,6 @@ func Unavailable(cfg config.Config) error {
 	}
 	if cfg.SMTP.LMTPListen != "" {
 		no("smtp.lmtp_listen")
-	}
-	if cfg.IMAP.TLSListen != "" {
-		no("imap.tls_listen")
 	}
 	if cfg.Delivery.Transport == "mx" {
 		no("delivery.transport = \"mx\"")
@@ -149,7 +147,7 @@ func Start(cfg config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Store: store, log: log, errc: make(chan error, 3)}
+	s := &Server{Store: store, log: log, errc: make(chan error, 5)}
 	if err := s.start(cfg, opts); err != nil {
 		store.Close()
 		return nil, err
@@ -204,6 +202,11 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		ln.Close()
 		return err
 	}
+	if err := s.startIMAP(cfg); err != nil {
+		ln.Close()
+		s.ctl.Close()
+		return err
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.wg.Add(4)
@@ -211,11 +214,8 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 	go func() { defer s.wg.Done(); s.errc <- s.Queue.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.errc <- s.smtp.Serve(ln) }()
 	go func() { defer s.wg.Done(); s.errc <- s.ctl.Serve(ctx) }()
-	log.Info("listserv serving", "smtp", s.smtpAddr.String(), "domain", cfg.Domain, "data_dir", cfg.DataDir,
-		"transport", cfg.Delivery.Transport, "workers", cfg.Delivery.Workers)
-	if cfg.IMAP.Listen != "" {
-		log.Warn("the IMAP archive is not available in this version; imap.listen is ignored", "imap", cfg.IMAP.Listen)
-	}
+	log.Info("listserv serving", "smtp", s.smtpAddr.String(), "imap", s.IMAPAddr(), "imaps", s.IMAPTLSAddr(),
+		"domain", cfg.Domain, "data_dir", cfg.DataDir, "transport", cfg.Delivery.Transport, "workers", cfg.Delivery.Workers)
 	return nil
 }
 
@@ -236,6 +236,7 @@ func (s *Server) Close() error {
 			s.smtp.Close()
 		}
 		s.ctl.Close()
+		s.closeIMAP()
 		s.stop()
 		s.wg.Wait()
 		s.Store.Close()
