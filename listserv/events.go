@@ -7,7 +7,8 @@ import "sync"
 type Event struct {
 	Kind  EventKind
 	Group string
-	// UID of the archived post (PostArchived).
+	// UID of the archived post (PostArchived), or the held post's id
+	// (HeldChanged).
 	UID uint64
 	// MemberID whose membership changed (MembershipChanged).
 	MemberID uint64
@@ -23,6 +24,9 @@ const (
 	// MembershipChanged: a member joined, left, was removed or changed
 	// state; open sessions must re-check what the member may see.
 	MembershipChanged
+	// HeldChanged: a post was held in Group (UID is the held post's id)
+	// or a held post was decided.
+	HeldChanged
 )
 
 type listeners struct {

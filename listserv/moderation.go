@@ -47,6 +47,7 @@ func (s *Service) hold(log *slog.Logger, g *mailstore.Group, m *mailstore.Member
 	}
 	h.ID = id
 	log.Info("post held", "held", id, "reason", reason, "message_id", p.Meta.MessageID)
+	s.emit(Event{Kind: HeldChanged, Group: g.Name, UID: id})
 	yes, no, drop := newToken(), newToken(), newToken()
 	toks := make([]mailstore.Token, 3)
 	for i, k := range []mailstore.TokenKind{mailstore.TokApprovePost, mailstore.TokRejectPost, mailstore.TokDiscardPost} {
@@ -98,7 +99,7 @@ func previewText(raw []byte) string {
 // decideHeld approves, rejects or discards a held post; admin (nil from
 // the command line) is told if someone decided first.
 func (s *Service) decideHeld(log *slog.Logger, group string, id uint64, d mailstore.Decision, admin *mailstore.Member) error {
-	h, c, taken, err := s.store.DecideHeld(group, id, d)
+	h, c, taken, err := s.store.DecideHeld(group, id, d, func(p *mailstore.Post) { *p = indexed(*p) })
 	if err != nil {
 		return s.storeErr(err, "no such held post")
 	}
@@ -112,6 +113,7 @@ func (s *Service) decideHeld(log *slog.Logger, group string, id uint64, d mailst
 		return &Error{Kind: NotAllowed, Public: "already " + prev.Action + " by " + prev.By}
 	}
 	log.Info("held post decided", "held", id, "action", d.Action, "uid", c.UID)
+	s.emit(Event{Kind: HeldChanged, Group: group, UID: id})
 	switch d.Action {
 	case "approved":
 		s.wake()

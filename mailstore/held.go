@@ -119,9 +119,11 @@ func (db *DB) HeldPost(group string, id uint64) (HeldPost, error) {
 
 // DecideHeld records d on a waiting held post, in one commit with the
 // decision's effect: an approved post is archived and queued for every
-// receiving member (as CommitPost does). If another decision came first,
-// it returns that decision's post with taken = true and changes nothing.
-func (db *DB) DecideHeld(group string, id uint64, d Decision) (h HeldPost, c Committed, taken bool, err error) {
+// receiving member (as CommitPost does), after prepare (if not nil) has
+// completed it (the service adds its archive index). If another decision
+// came first, it returns that decision's post with taken = true and
+// changes nothing.
+func (db *DB) DecideHeld(group string, id uint64, d Decision, prepare func(*Post)) (h HeldPost, c Committed, taken bool, err error) {
 	now := time.Now()
 	err = db.update(func(tx *bolt.Tx) error {
 		c, taken = Committed{}, false
@@ -138,7 +140,11 @@ func (db *DB) DecideHeld(group string, id uint64, d Decision) (h HeldPost, c Com
 			return nil
 		}
 		if d.Action == "approved" {
-			if c, err = db.commitPostTx(tx, h.Post, now); err != nil {
+			p := h.Post
+			if prepare != nil {
+				prepare(&p)
+			}
+			if c, err = db.commitPostTx(tx, p, now); err != nil {
 				return err
 			}
 		}
