@@ -34,6 +34,7 @@ type Config struct {
 	DNS      DNS      `toml:"dns"`
 	Metrics  Metrics  `toml:"metrics"`
 	Log      Log      `toml:"log"`
+	Tokens   Tokens   `toml:"tokens"`
 }
 
 // SMTP configures the inbound listeners.
@@ -106,6 +107,15 @@ type Metrics struct {
 	Listen string `toml:"listen"`
 }
 
+// Tokens sets how long confirmation tokens live.
+type Tokens struct {
+	// ConfirmTTL bounds a join or leave confirmation.
+	ConfirmTTL Duration `toml:"confirm_ttl"`
+	// ApprovalTTL bounds an admin's approval of a join request or a
+	// held post's token.
+	ApprovalTTL Duration `toml:"approval_ttl"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is "debug", "info", "warn" or "error".
@@ -153,6 +163,10 @@ func Default() Config {
 		},
 		Auth: Auth{SenderAuth: "none", PasswordCost: 10},
 		Log:  Log{Level: "info", Format: "text"},
+		Tokens: Tokens{
+			ConfirmTTL:  Duration{3 * 24 * time.Hour},
+			ApprovalTTL: Duration{14 * 24 * time.Hour},
+		},
 	}
 }
 
@@ -236,6 +250,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IMAP.TLSListen != "" && c.TLS.CertFile == "" {
 		bad("imap.tls_listen needs tls.cert_file and tls.key_file")
+	}
+	if c.Tokens.ConfirmTTL.Duration < time.Minute || c.Tokens.ApprovalTTL.Duration < time.Minute {
+		bad("tokens.confirm_ttl and tokens.approval_ttl must be at least 1m")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -108,6 +108,8 @@ func NewService(cfg config.Config, store *mailstore.DB, log *slog.Logger) (*list
 		IMAPHost:     cfg.Hostname,
 		IMAPPort:     imapPort,
 		PasswordCost: cfg.Auth.PasswordCost,
+		ConfirmTTL:   cfg.Tokens.ConfirmTTL.Duration,
+		ApprovalTTL:  cfg.Tokens.ApprovalTTL.Duration,
 		Templates:    templates.New(filepath.Join(cfg.DataDir, "templates")),
 		Logger:       log,
 	})
