@@ -185,7 +185,7 @@ func (s *Service) storeErr(err error, notFound string) error {
 // anonymizePost writes the member-facing copy of msg and its archive
 // record.
 func (s *Service) anonymizePost(group string, msg *anon.Message, m *mailstore.Member) (*mailstore.Post, error) {
-	refs, err := s.store.ResolveRefs(group, citedIDs(msg))
+	refs, err := s.store.ResolveRefs(group, msg.CitedIDs())
 	if err != nil {
 		return nil, unavailable(err) // a store read failed: the sender retries
 	}
@@ -219,29 +219,4 @@ func (s *Service) anonymizePost(group string, msg *anon.Message, m *mailstore.Me
 		},
 		OrigMessageID: msg.MessageID,
 	}, nil
-}
-
-// citedIDs lists the Message-IDs a message's In-Reply-To and References
-// name, without brackets.
-func citedIDs(msg *anon.Message) []string {
-	var out []string
-	for _, field := range []string{"In-Reply-To", "References"} {
-		for _, v := range msg.Header.Values(field) {
-			for {
-				i := strings.IndexByte(v, '<')
-				if i < 0 {
-					break
-				}
-				j := strings.IndexByte(v[i:], '>')
-				if j < 0 {
-					break
-				}
-				if id := strings.TrimSpace(v[i+1 : i+j]); id != "" {
-					out = append(out, id)
-				}
-				v = v[i+j+1:]
-			}
-		}
-	}
-	return out
 }

@@ -127,7 +127,7 @@ func (s *Service) authorizedMember(ctx context.Context, log *slog.Logger, env *E
 
 // anonymizePrivate writes a private message from sender to `to`.
 func (s *Service) anonymizePrivate(group string, msg *anon.Message, sender *mailstore.Member, to anon.Address) ([]byte, string, error) {
-	refs, err := s.store.ResolveRefs(group, citedIDs(msg))
+	refs, err := s.store.ResolveRefs(group, msg.CitedIDs())
 	if err != nil {
 		return nil, "", unavailable(err)
 	}

@@ -141,6 +141,22 @@ func parseFrom(v string) Address {
 // maxIDLen bounds a msg-id we keep or write; longer ones are dropped.
 const maxIDLen = 250
 
+// MessageIDs extracts the msg-ids of an In-Reply-To, References or
+// Message-ID field value, without brackets, in order; see msgIDs.
+func MessageIDs(v string) []string { return msgIDs(v) }
+
+// CitedIDs lists the Message-IDs m's In-Reply-To and References fields
+// name, without brackets: the ones Params.MapRef will be asked about.
+func (m *Message) CitedIDs() []string {
+	var out []string
+	for _, field := range []string{"In-Reply-To", "References"} {
+		for _, v := range m.Header.Values(field) {
+			out = append(out, msgIDs(v)...)
+		}
+	}
+	return out
+}
+
 // msgIDs extracts the msg-ids of an In-Reply-To, References or Message-ID
 // value, without brackets, in order. It is lenient about what surrounds
 // them (comments, phrases, missing spaces) and strict about the ids

@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"strings"
 
+	"listserv/listserv/anon"
 	"listserv/mailstore"
 )
 
@@ -22,8 +23,8 @@ func envelope(fields []HeaderField) mailstore.Envelope {
 	e.To = addressList(get(fields, "To"))
 	e.Cc = addressList(get(fields, "Cc"))
 	e.Bcc = addressList(get(fields, "Bcc"))
-	e.InReplyTo = msgIDs(get(fields, "In-Reply-To"))
-	if ids := msgIDs(get(fields, "Message-ID")); len(ids) > 0 {
+	e.InReplyTo = anon.MessageIDs(get(fields, "In-Reply-To"))
+	if ids := anon.MessageIDs(get(fields, "Message-ID")); len(ids) > 0 {
 		e.MessageID = ids[0]
 	}
 	return e
@@ -53,26 +54,6 @@ func addressList(v string) []mailstore.Address {
 			continue
 		}
 		out = append(out, mailstore.Address{Name: toUTF8(a.Name), Mailbox: a.Address[:at], Host: a.Address[at+1:]})
-	}
-	return out
-}
-
-// msgIDs extracts the <id> tokens of a field, without brackets.
-func msgIDs(v string) []string {
-	var out []string
-	for {
-		i := strings.IndexByte(v, '<')
-		if i < 0 {
-			break
-		}
-		j := strings.IndexByte(v[i:], '>')
-		if j < 0 {
-			break
-		}
-		if id := strings.TrimSpace(v[i+1 : i+j]); id != "" && !strings.ContainsAny(id, " \t<") {
-			out = append(out, id)
-		}
-		v = v[i+j+1:]
 	}
 	return out
 }
