@@ -180,3 +180,27 @@ func (db *DB) PurgeHeld(group string, cutoff time.Time) error {
 		return nil
 	})
 }
+
+// WaitingHeld returns a group's held posts that still wait for a
+// decision, in id order, and the last id the group's held queue ever gave
+// (ids are never reused), read in one transaction.
+func (db *DB) WaitingHeld(group string) (waiting []HeldPost, last uint64, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		b, err := heldBucket(tx, group, false)
+		if err != nil || b == nil {
+			return err
+		}
+		last = b.Sequence()
+		return b.ForEach(func(k, v []byte) error {
+			var h HeldPost
+			if err := json.Unmarshal(v, &h); err != nil {
+				return err
+			}
+			if h.Decided == nil {
+				waiting = append(waiting, h)
+			}
+			return nil
+		})
+	})
+	return waiting, last, err
+}

@@ -19,14 +19,24 @@
 //     the group's archive: UIDVALIDITY is the group's, fixed for its
 //     life, and the UIDs are the archive's, in posting order.
 //   - GROUP/Held for the groups it administers: the posts awaiting
-//     approval. This version shows it empty and read-only.
+//     approval, already anonymized as stored, read-only. Its UIDs are the
+//     held posts' ids (a store sequence, never reused) and its
+//     UIDVALIDITY is the group's with the top bit flipped (fixed for the
+//     group's life, never the archive's). Only waiting posts are in it:
+//     a post decided (approved, rejected, discarded, expired) leaves it,
+//     and a session that has it selected gets EXPUNGE at its next command
+//     that allows one (not during FETCH, STORE or SEARCH) or in IDLE; a
+//     newly held post comes as EXISTS. Both are driven by the service's
+//     HeldChanged event, never by a timer. It has no flags: FLAGS and
+//     PERMANENTFLAGS are empty and every STORE answers NO [CANNOT].
 //
 // A group the login is not a member of is invisible: LIST does not show
 // it, SELECT, EXAMINE and STATUS answer NO [NONEXISTENT] exactly as for a
 // group that does not exist. When a membership ends (the service emits
 // MembershipChanged after the commit), LIST stops showing the group at
 // once, and a session that has it selected gets NO [NOPERM] for every
-// command on it; an IDLE on it hears of nothing more.
+// command on it; an IDLE on it hears of nothing more. GROUP/Held goes
+// the same way when its admin is no longer one.
 //
 // # What may change
 //
@@ -64,6 +74,15 @@
 // their text, so results never lag. Responses are written through a
 // buffer that is flushed when the server waits for the client, so that
 // FETCH 1:* is not one system call per message.
+//
+// Held posts are not in the archive, so nothing is precomputed for them:
+// the first time a group's Held mailbox is opened, its waiting posts are
+// read and indexed in memory (msgindex.Build), each once, and FETCH and
+// SEARCH are answered from there (held queues are small, a few posts
+// that wait days at most). That state is shared by the group's sessions
+// and reloaded after each HeldChanged event; each session keeps the posts
+// it has announced, so that it can still serve a decided post until it
+// may send its EXPUNGE.
 //
 // # Logins and TLS
 //

@@ -59,7 +59,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, opts *ima
 	if len(opts.BinarySection) > 0 || len(opts.BinarySectionSize) > 0 {
 		return badCommand("BINARY is not supported")
 	}
-	if sel.arch == nil {
+	if sel.arch == nil && sel.held == nil {
 		return nil
 	}
 	sums := sel.sums()
@@ -73,8 +73,11 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, opts *ima
 	}
 	plan := planFetch(opts)
 	for start := 0; start < len(pos); start += fetchChunk {
-		items, err := s.load(sel, sums, pos[start:min(start+fetchChunk, len(pos))], plan)
-		if err != nil {
+		chunk := pos[start:min(start+fetchChunk, len(pos))]
+		var items []item
+		if sel.held != nil {
+			items = sel.heldItems(chunk, plan)
+		} else if items, err = s.load(sel, sums, chunk, plan); err != nil {
 			return err
 		}
 		for i := range items {
@@ -90,6 +93,12 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, opts *ima
 
 // sums returns the posts the client knows of.
 func (sel *selected) sums() []mailstore.Summary {
+	if sel.held != nil {
+		return sel.hsums
+	}
+	if sel.arch == nil {
+		return nil
+	}
 	all, _ := sel.arch.view()
 	return all[:sel.n]
 }
@@ -101,7 +110,7 @@ func (s *session) markSeen(sel *selected, sums []mailstore.Summary, pos []int, o
 	for _, sec := range opts.BodySection {
 		peek = peek && sec.Peek
 	}
-	if peek || sel.readOnly {
+	if peek || sel.readOnly || sel.book == nil {
 		return nil, nil
 	}
 	changes := map[uint64]mailstore.Flags{}
@@ -175,7 +184,10 @@ func writeItem(w *imapserver.FetchWriter, it *item, opts *imap.FetchOptions, wit
 	}
 	var flags []imap.Flag
 	if withFlags {
-		flags = imapFlags(book.get(it.sum.UID))
+		flags = []imap.Flag{} // Held: no flags
+		if book != nil {
+			flags = imapFlags(book.get(it.sum.UID))
+		}
 	}
 	rw := w.CreateMessage(it.seq)
 	if opts.UID {

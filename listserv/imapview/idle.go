@@ -7,21 +7,25 @@ import (
 
 // Poll tells the client what changed since its last command: new posts
 // (EXISTS from the shared archive's count, one number for any number of
-// new posts) and flags changed by the member's other sessions. A session
+// new posts) and flags changed by the member's other sessions; in a Held
+// mailbox, decided posts (EXPUNGE, where allowed) and newly held ones. A session
 // whose access was revoked is told nothing more.
-func (s *session) Poll(w *imapserver.UpdateWriter, _ bool) error {
+func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.poll(w)
+	return s.poll(w, allowExpunge)
 }
 
-func (s *session) poll(w *imapserver.UpdateWriter) error {
+func (s *session) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	sel := s.sel
-	if sel == nil || sel.arch == nil {
+	if sel == nil || (sel.arch == nil && sel.held == nil) {
 		return nil
 	}
 	if ok, err := s.allowed(sel.mbox); err != nil || !ok {
 		return nil
+	}
+	if sel.held != nil {
+		return pollHeld(w, sel, allowExpunge)
 	}
 	if sums, _ := sel.arch.view(); len(sums) > sel.n {
 		if err := w.WriteNumMessages(uint32(len(sums))); err != nil {
@@ -41,7 +45,8 @@ func (s *session) poll(w *imapserver.UpdateWriter) error {
 }
 
 // Idle sends updates as they happen until stop: it waits on the
-// archive's growth (the service's PostArchived event, after the commit),
+// archive's growth (the service's PostArchived event, after the commit)
+// or the Held mailbox's changes (HeldChanged),
 // on the member's flag changes and on membership changes — never on a
 // timer.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
@@ -51,8 +56,10 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		if sel := s.sel; sel != nil && sel.arch != nil {
 			_, grown = sel.arch.view()
 			_, flagged = sel.book.pos()
+		} else if sel != nil && sel.held != nil {
+			_, grown = sel.held.view()
 		}
-		err := s.poll(w)
+		err := s.poll(w, true)
 		s.mu.Unlock()
 		if err != nil {
 			return err

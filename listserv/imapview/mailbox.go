@@ -130,6 +130,11 @@ func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectDat
 		}
 		data.UIDValidity = g.UIDValidity
 	}
+	if b.kind == kindHeld {
+		if err := s.selectHeld(sel, data); err != nil {
+			return nil, unavailable()
+		}
+	}
 	if b.kind == kindArchive {
 		if sel.arch, err = s.srv.current(b.group); err != nil {
 			return nil, unavailable()
@@ -206,6 +211,14 @@ func (s *session) status(b mbox, opts *imap.StatusOptions) (*imap.StatusData, er
 			return nil, unavailable()
 		}
 		uidValidity = g.UIDValidity
+	}
+	if b.kind == kindHeld {
+		h, err := s.srv.currentHeld(b.group)
+		if err != nil {
+			return nil, unavailable()
+		}
+		n, size, uidNext = h.stats()
+		uidValidity = heldUIDValidity(uidValidity)
 	}
 	if b.kind == kindArchive {
 		a, err := s.srv.current(b.group)

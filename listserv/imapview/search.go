@@ -14,7 +14,8 @@ import (
 // Search answers SEARCH and UID SEARCH (with ESEARCH's RETURN options).
 // Criteria are evaluated as sets of positions in the client's view: dates,
 // sizes and flags from memory, text keys from the archive's index
-// (msgindex), combined with AND, OR and NOT.
+// (msgindex; for Held, the held posts' text in memory), combined with
+// AND, OR and NOT.
 func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, opts *imap.SearchOptions) (*imap.SearchData, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -25,10 +26,7 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, opts *
 	if opts.ReturnSave {
 		return nil, badCommand("SEARCH RETURN (SAVE) is not supported")
 	}
-	var sums []mailstore.Summary
-	if sel.arch != nil {
-		sums = sel.sums()
-	}
+	sums := sel.sums()
 	ev := &evaluator{sel: sel, sums: sums}
 	hits, err := ev.eval(c)
 	if err != nil {
@@ -237,6 +235,12 @@ func textQueries(c *imap.SearchCriteria) []msgindex.Query {
 
 // text applies one text query through the archive's index.
 func (ev *evaluator) text(h hits, q msgindex.Query) error {
+	if ev.sel.held != nil { // held posts: their text is in memory
+		for i := range h {
+			h[i] = h[i] && msgindex.MatchPost(ev.sel.hmsgs[i].idx, q)
+		}
+		return nil
+	}
 	if ev.sel.arch == nil {
 		for i := range h {
 			h[i] = false

@@ -67,11 +67,12 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]bool
 	archives  map[string]*archive
+	helds     map[string]*heldBox
 	books     map[bookKey]*flagBook
 	sessions  map[*session]bool
 	closed    bool
 	done      chan struct{}
-	// running counts sessions and archive goroutines, which may write to
+	// running counts sessions and archive and held goroutines, which may write to
 	// the store: Close waits for them.
 	running sync.WaitGroup
 }
@@ -89,6 +90,7 @@ func New(opts Options) (*Server, error) {
 		limiter:   newLimiter(opts.LoginFailures, opts.LoginDelay, opts.LoginMaxWait),
 		listeners: map[net.Listener]bool{},
 		archives:  map[string]*archive{},
+		helds:     map[string]*heldBox{},
 		books:     map[bookKey]*flagBook{},
 		sessions:  map[*session]bool{},
 		done:      make(chan struct{}),
@@ -225,6 +227,10 @@ func (s *Server) onEvent(e listserv.Event) {
 	case listserv.PostArchived:
 		if a := s.archives[e.Group]; a != nil {
 			a.kick()
+		}
+	case listserv.HeldChanged:
+		if h := s.helds[e.Group]; h != nil {
+			h.kick()
 		}
 	case listserv.MembershipChanged:
 		for sess := range s.sessions {

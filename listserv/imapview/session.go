@@ -33,10 +33,18 @@ type session struct {
 type selected struct {
 	mbox     mbox
 	readOnly bool
-	arch     *archive  // nil for an empty mailbox (INBOX, Held)
-	book     *flagBook // nil for an empty mailbox
+	arch     *archive  // the group's archive; nil for INBOX and Held
+	book     *flagBook // nil for INBOX and Held
 	n        int       // posts announced to the client (EXISTS)
 	at       int       // position in book's change log
+
+	// A Held mailbox: the shared state, and the posts the client was
+	// told of (decided ones stay until EXPUNGE may be sent), with their
+	// summaries and the highest id among them ever.
+	held  *heldBox
+	hmsgs []heldMsg
+	hsums []mailstore.Summary
+	htop  uint64
 }
 
 var (

@@ -27,6 +27,9 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if sel.readOnly {
 		return cannot("The mailbox is open read-only (EXAMINE)")
 	}
+	if sel.held != nil {
+		return cannot("Held posts are read-only: no flag can be set on them")
+	}
 	if err := checkFlags(flags.Flags); err != nil {
 		return err
 	}

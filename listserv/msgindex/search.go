@@ -292,3 +292,14 @@ func contains(header, body, needle []byte, q Query) bool {
 	}
 	return false
 }
+
+// MatchPost tells whether one post's index (its folded texts) matches q,
+// without a term index: for the few posts that are not in an archive,
+// such as held ones. It answers as Searcher.Match would.
+func MatchPost(idx *mailstore.PostIndex, q Query) bool {
+	v := Fold(q.Value)
+	if v == "" && q.Header == "" && q.Fields&(mailstore.InHeader|mailstore.InBody) != 0 {
+		return true
+	}
+	return contains([]byte(idx.HeaderText), []byte(idx.BodyText), []byte(v), q)
+}
