@@ -183,7 +183,9 @@ func (s *Service) storeErr(err error, notFound string) error {
 }
 
 // anonymizePost writes the member-facing copy of msg and its archive
-// record.
+// record, DKIM-signed: this is the post's last edit, and every recipient
+// and the archive get these same bytes (VERP lives in the envelope), so
+// a post is signed once whatever its fan-out.
 func (s *Service) anonymizePost(group string, msg *anon.Message, m *mailstore.Member) (*mailstore.Post, error) {
 	refs, err := s.store.ResolveRefs(group, msg.CitedIDs())
 	if err != nil {
@@ -206,6 +208,9 @@ func (s *Service) anonymizePost(group string, msg *anon.Message, m *mailstore.Me
 	})
 	if err != nil {
 		return nil, err
+	}
+	if out, err = s.dkim.Sign(out); err != nil {
+		return nil, unavailable(err)
 	}
 	return &mailstore.Post{
 		Group: group,

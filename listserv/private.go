@@ -46,7 +46,8 @@ func (s *Service) private(ctx context.Context, log *slog.Logger, env *Envelope, 
 // owner relays a message to group-owner@ to the group's admins. A
 // member's message goes through the anonymizer like a private message
 // (admins see the alias); a non-member's is passed on with their address,
-// since the admins must be able to answer them.
+// since the admins must be able to answer them. Both are authenticated
+// first, alike, so that the reply tells nothing about the roster.
 func (s *Service) owner(ctx context.Context, log *slog.Logger, env *Envelope, raw []byte, msg *anon.Message) error {
 	group := env.Target.Group
 	if why := msg.Robot(s.listID(group)); why != "" || env.MailFrom == "" {
@@ -61,14 +62,19 @@ func (s *Service) owner(ctx context.Context, log *slog.Logger, env *Envelope, ra
 		log.Warn("message to the admins dropped", "reason", "the group has no admin")
 		return nil
 	}
+	// Authenticate everyone before looking the sender up: were only
+	// members checked, a forged From would learn from 550 against 250
+	// who is one. A stranger's mail must be authenticated too (the
+	// admins answer the address it names).
+	if err := s.sender.Check(ctx, env, raw, msg); err != nil {
+		log.Info("message to the admins refused", "reason", "sender not authenticated", "err", err)
+		return err
+	}
 	// A member, whatever their state, appears under the alias; only a
 	// stranger (or a requester the admins are asked about anyway) with
 	// the address.
 	m, err := s.store.MemberByAddr(group, msg.From.Addr)
 	if err == nil && m.State != mailstore.Pending {
-		if err := s.sender.Check(ctx, env, raw, msg); err != nil {
-			return err
-		}
 		out, _, err := s.anonymizePrivate(group, msg, &m, anon.Address{Addr: Address(group, RoleOwner, "", s.domain), Name: group + " admins"})
 		if err != nil {
 			return err
@@ -125,7 +131,8 @@ func (s *Service) authorizedMember(ctx context.Context, log *slog.Logger, env *E
 	return &m, nil
 }
 
-// anonymizePrivate writes a private message from sender to `to`.
+// anonymizePrivate writes a private message from sender to `to`,
+// DKIM-signed.
 func (s *Service) anonymizePrivate(group string, msg *anon.Message, sender *mailstore.Member, to anon.Address) ([]byte, string, error) {
 	refs, err := s.store.ResolveRefs(group, msg.CitedIDs())
 	if err != nil {
@@ -141,6 +148,9 @@ func (s *Service) anonymizePrivate(group string, msg *anon.Message, sender *mail
 	})
 	if err != nil {
 		return nil, "", &Error{Kind: Malformed, Public: "message could not be relayed safely", Err: err}
+	}
+	if out, err = s.dkim.Sign(out); err != nil {
+		return nil, "", unavailable(err)
 	}
 	return out, id, nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"listserv/listserv/alias"
 	"listserv/listserv/anon"
+	"listserv/listserv/dkimsign"
 	"listserv/mailstore"
 	"listserv/templates"
 )
@@ -39,6 +40,10 @@ type Options struct {
 	// Sender decides whether a message really comes from its From
 	// address; nil means AcceptFrom (sender_auth = "none").
 	Sender SenderCheck
+	// DKIM signs every message the service writes (posts once, when
+	// they are anonymized; private messages; notices) for the list
+	// domain; nil means no signing.
+	DKIM *dkimsign.Signer
 	// Wake is called after each commit that queued deliveries.
 	Wake func()
 	// IMAPHost and IMAPPort are the archive's public address, for the
@@ -65,6 +70,7 @@ type Service struct {
 	host   string
 	tmpl   *templates.Set
 	sender SenderCheck
+	dkim   *dkimsign.Signer
 	wake   func()
 	log    *slog.Logger
 	now    func() time.Time
@@ -91,6 +97,7 @@ func New(opts Options) (*Service, error) {
 		host:   opts.Hostname,
 		tmpl:   opts.Templates,
 		sender: opts.Sender,
+		dkim:   opts.DKIM,
 		wake:   opts.Wake,
 		log:    opts.Logger,
 		now:    opts.Now,

@@ -42,10 +42,20 @@ func (s *Service) commonData(group string) map[string]any {
 	}
 }
 
-// compose renders a notice into a complete message. Header values go
-// through textproto.WriteHeader, which refuses CR and LF, and the subject
-// is RFC 2047-encoded, so no template value can add a header line.
+// compose renders a notice into a complete, DKIM-signed message.
 func (s *Service) compose(n notice) ([]byte, error) {
+	raw, err := s.render(n)
+	if err != nil {
+		return nil, err
+	}
+	return s.dkim.Sign(raw)
+}
+
+// render writes a notice as a complete message, unsigned. Header values
+// go through textproto.WriteHeader, which refuses CR and LF, and the
+// subject is RFC 2047-encoded, so no template value can add a header
+// line.
+func (s *Service) render(n notice) ([]byte, error) {
 	data := s.commonData(n.group)
 	maps.Copy(data, n.data)
 	subject, body, err := s.tmpl.Render(n.group, n.tmpl, data)
@@ -197,9 +207,16 @@ func (s *Service) CheckTemplates() error {
 			if n.group == "" {
 				n.group = "example"
 			}
-			if _, err := s.compose(n); err != nil {
+			if _, err := s.render(n); err != nil {
 				errs = append(errs, fmt.Errorf("group %q: %w", g, err))
 			}
+		}
+	}
+	// One signature proves the key signs (rendering them all is cheap,
+	// signing them all with RSA is not).
+	if len(errs) == 0 && s.dkim != nil {
+		if _, err := s.compose(notice{group: "example", to: "someone@example.org", tmpl: "help", data: sampleData("help")}); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -47,6 +47,9 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "listserv: config:", err)
 		return 1
 	}
+	if args[0] == "dkim" {
+		return dkimCmd(cfg, args[1:], stdout, stderr)
+	}
 	if args[0] == "serve" {
 		if len(args) > 1 {
 			fmt.Fprint(stderr, cli.Usage)

@@ -40,6 +40,9 @@ const Usage = `usage: listserv [-config FILE] COMMAND [ARGS]
   held approve GROUP ID
   held reject GROUP ID
   backup FILE                             consistent copy of the database
+  dkim keygen [-type rsa|ed25519] [-out FILE]
+                                          write a DKIM key (RSA-2048 by default; -out
+                                          defaults to dkim.key_file) and print its DNS record
 
 Without -config, the embedded defaults are used (data in ./data).
 `

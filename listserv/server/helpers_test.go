@@ -30,6 +30,7 @@ import (
 	"listserv/listserv/cli"
 	"listserv/listserv/config"
 	"listserv/listserv/delivery"
+	"listserv/listserv/senderauth"
 	"listserv/listserv/server"
 	"listserv/mailstore"
 )
@@ -74,6 +75,8 @@ type setup struct {
 	sink bool
 	// config changes the configuration before the start.
 	config func(*config.Config)
+	// resolver answers sender authentication's DNS (server.Options.Resolver).
+	resolver senderauth.Resolver
 }
 
 // env is one running server and what it delivered.
@@ -105,7 +108,8 @@ func newEnv(t *testing.T, s setup) *env {
 	}
 	e := &env{t: t, cfg: cfg, logs: &lockedBuffer{}}
 	opts := server.Options{
-		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:   slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Resolver: s.resolver,
 	}
 	if s.sink {
 		sink, err := smtpsink.Start(smtpsink.Faults{})

@@ -22,6 +22,7 @@ import (
 	"listserv/listserv/config"
 	"listserv/listserv/control"
 	"listserv/listserv/delivery"
+	"listserv/listserv/senderauth"
 	"listserv/listserv/smtpin"
 	"listserv/mailstore"
 	"listserv/templates"
@@ -35,6 +36,9 @@ type Options struct {
 	Transport delivery.Transport
 	// OnDelivery is called after each delivery outcome is recorded.
 	OnDelivery func(mailstore.Result)
+	// Resolver replaces the one dns.resolver names for sender
+	// authentication (tests: an offline fake).
+	Resolver senderauth.Resolver
 }
 
 // Server is a started service.
@@ -68,12 +72,6 @@ func Unavailable(cfg config.Config) error {
 	if cfg.Delivery.Transport == "mx" {
 		no("delivery.transport = \"mx\"")
 	}
-	if cfg.Auth.SenderAuth != "none" {
-		no("auth.sender_auth = \"" + cfg.Auth.SenderAuth + "\"")
-	}
-	if cfg.DKIM.KeyFile != "" {
-		no("dkim.key_file")
-	}
 	if cfg.Metrics.Listen != "" {
 		no("metrics.listen")
 	}
@@ -97,9 +95,30 @@ func NewTransport(cfg config.Config) delivery.Transport {
 // NewService builds the service over an open store (the server's, or a
 // stopped data directory's for an admin command).
 func NewService(cfg config.Config, store *mailstore.DB, log *slog.Logger) (*listserv.Service, error) {
+	return newService(cfg, store, log, nil)
+}
+
+// SenderCheck is what sender_auth asks for: the From header trusted
+// ("none") or DMARC-aligned DKIM or SPF ("dmarc") over res, or over the
+// resolver dns.resolver names when res is nil.
+func SenderCheck(cfg config.Config, res senderauth.Resolver) listserv.SenderCheck {
+	if cfg.Auth.SenderAuth != "dmarc" {
+		return listserv.AcceptFrom{}
+	}
+	if res == nil {
+		res = senderauth.NewResolver(cfg.DNS.Resolver)
+	}
+	return senderauth.New(res)
+}
+
+func newService(cfg config.Config, store *mailstore.DB, log *slog.Logger, res senderauth.Resolver) (*listserv.Service, error) {
 	imapPort := 0
 	if _, p, err := net.SplitHostPort(cfg.IMAP.Listen); err == nil {
 		imapPort, _ = strconv.Atoi(p)
+	}
+	signer, err := DKIMSigner(cfg)
+	if err != nil {
+		return nil, err
 	}
 	return listserv.New(listserv.Options{
 		Store:        store,
@@ -111,6 +130,8 @@ func NewService(cfg config.Config, store *mailstore.DB, log *slog.Logger) (*list
 		ConfirmTTL:   cfg.Tokens.ConfirmTTL.Duration,
 		ApprovalTTL:  cfg.Tokens.ApprovalTTL.Duration,
 		Templates:    templates.New(filepath.Join(cfg.DataDir, "templates")),
+		Sender:       SenderCheck(cfg, res),
+		DKIM:         signer,
 		Logger:       log,
 	})
 }
@@ -159,8 +180,16 @@ func Start(cfg config.Config, opts Options) (*Server, error) {
 
 func (s *Server) start(cfg config.Config, opts Options) error {
 	log := s.log
-	log.Warn("sender_auth is \"none\": anyone who knows a member's address can post as them; for development only")
-	svc, err := NewService(cfg, s.Store, log)
+	if cfg.Auth.SenderAuth == "none" {
+		log.Warn("sender_auth is \"none\": anyone who knows a member's address can post as them; for development only")
+	} else {
+		resolver := cfg.DNS.Resolver
+		if resolver == "" {
+			resolver = "system"
+		}
+		log.Info("sender authentication", "sender_auth", cfg.Auth.SenderAuth, "dns_resolver", resolver)
+	}
+	svc, err := newService(cfg, s.Store, log, opts.Resolver)
 	if err != nil {
 		return err
 	}

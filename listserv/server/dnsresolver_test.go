@@ -1,0 +1,124 @@
+package server_test
+
+// The config key dns.resolver drives the real server.Start against a tiny
+// DNS server on 127.0.0.1: no injected resolver, the production wiring.
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+	"golang.org/x/net/dns/dnsmessage"
+
+	"listserv/listserv/config"
+)
+
+// dnsServer answers TXT queries from txt over UDP; every other name or
+// type gets NXDOMAIN. It counts the TXT queries it answered.
+type dnsServer struct {
+	conn net.PacketConn
+	txt  map[string][]string
+	mu   sync.Mutex
+	hits map[string]int
+}
+
+func startDNS(t *testing.T, txt map[string][]string) *dnsServer {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &dnsServer{conn: conn, txt: txt, hits: map[string]int{}}
+	done := make(chan struct{})
+	go func() { defer close(done); s.serve() }()
+	t.Cleanup(func() { conn.Close(); <-done })
+	return s
+}
+
+func (s *dnsServer) serve() {
+	buf := make([]byte, 1500)
+	for {
+		n, addr, err := s.conn.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if out, ok := s.answer(buf[:n]); ok {
+			s.conn.WriteTo(out, addr)
+		}
+	}
+}
+
+func (s *dnsServer) answer(q []byte) ([]byte, bool) {
+	var p dnsmessage.Parser
+	h, err := p.Start(q)
+	if err != nil {
+		return nil, false
+	}
+	qs, err := p.AllQuestions()
+	if err != nil || len(qs) != 1 {
+		return nil, false
+	}
+	question := qs[0]
+	name := strings.TrimSuffix(strings.ToLower(question.Name.String()), ".")
+	recs, found := s.txt[name]
+	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
+	if !found {
+		rh.RCode = dnsmessage.RCodeNameError
+	}
+	b := dnsmessage.NewBuilder(nil, rh)
+	b.EnableCompression()
+	if b.StartQuestions() != nil || b.Question(question) != nil || b.StartAnswers() != nil {
+		return nil, false
+	}
+	if found && question.Type == dnsmessage.TypeTXT {
+		s.mu.Lock()
+		s.hits[name]++
+		s.mu.Unlock()
+		for _, r := range recs {
+			var parts []string
+			for len(r) > 255 {
+				parts, r = append(parts, r[:255]), r[255:]
+			}
+			parts = append(parts, r)
+			rrh := dnsmessage.ResourceHeader{Name: question.Name, Type: dnsmessage.TypeTXT, Class: dnsmessage.ClassINET, TTL: 60}
+			if b.TXTResource(rrh, dnsmessage.TXTResource{TXT: parts}) != nil {
+				return nil, false
+			}
+		}
+	}
+	out, err := b.Finish()
+	return out, err == nil
+}
+
+func (s *dnsServer) queries(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[name]
+}
+
+func TestDNSResolverConfig(t *testing.T) {
+	f := &fakeDNS{txt: map[string][]string{}}
+	sign := dkimKey(t, f, "example.org") // f only collects the records
+	f.txt["example.net"] = []string{"v=spf1 ip4:127.0.0.1 -all"}
+	dns := startDNS(t, f.txt)
+	e := newEnv(t, setup{config: func(c *config.Config) {
+		c.Auth.SenderAuth = "dmarc"
+		c.DNS.Resolver = dns.conn.LocalAddr().String()
+	}})
+	e.fixture()
+	aliceFrom := aliceName + " <" + aliceAddr + ">"
+
+	e.post(aliceAddr, sign(simple(aliceFrom, "signed", "r1@example.org")))
+	if dns.queries("s1._domainkey.example.org") == 0 {
+		t.Error("the DKIM key was not asked of the configured resolver")
+	}
+	e.post(brunoAddr, simple("Bruno <"+brunoAddr+">", "spf", "r2@example.net"))
+	st, err := e.send(aliceAddr, []string{groupAddr}, simple(aliceFrom, "forged", "r3@example.org"))
+	wantRefused(t, st, err, stepEnd, 550, smtp.EnhancedCode{5, 7, 1})
+	if n := e.archiveCount(testGroup); n != 2 {
+		t.Errorf("archive holds %d posts, want 2", n)
+	}
+	e.waitQueueEmpty()
+}
