@@ -15,12 +15,15 @@ import (
 
 const listingVersion = 1
 
-// errCorrupt reports a stored listing that does not decode.
-var errCorrupt = errors.New("corrupt listing record")
+// errCorrupt reports a stored record (a listing, a queue job) that does
+// not decode.
+var errCorrupt = errors.New("corrupt record")
 
 // maxDepth bounds the part tree when decoding, like the parser that made it.
 const maxDepth = 64
 
+// enc and dec are the varint codec of the binary records (listings here,
+// queue jobs in queue.go).
 type enc struct{ b []byte }
 
 func (e *enc) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }

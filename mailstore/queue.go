@@ -1,7 +1,6 @@
 package mailstore
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -40,23 +39,18 @@ func (j *Job) key() []byte {
 const jobVersion = 1
 
 func (j *Job) marshal() []byte {
-	b := make([]byte, 0, 64+len(j.Rcpt)+len(j.Ref.Group)+len(j.LastErr))
-	b = append(b, jobVersion)
-	b = binary.AppendUvarint(b, j.ID)
-	b = binary.AppendVarint(b, j.Created.UnixNano())
-	b = appendString(b, j.Ref.Group)
-	b = binary.AppendUvarint(b, j.Ref.UID)
-	b = binary.AppendUvarint(b, j.Ref.Spool)
-	b = binary.AppendUvarint(b, j.MemberID)
-	b = binary.AppendUvarint(b, uint64(j.Attempts))
-	b = appendString(b, j.Rcpt)
-	b = appendString(b, j.LastErr)
-	return b
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+	e := &enc{b: make([]byte, 0, 64+len(j.Rcpt)+len(j.Ref.Group)+len(j.LastErr))}
+	e.b = append(e.b, jobVersion)
+	e.uint(j.ID)
+	e.int(j.Created.UnixNano())
+	e.str(j.Ref.Group)
+	e.uint(j.Ref.UID)
+	e.uint(j.Ref.Spool)
+	e.uint(j.MemberID)
+	e.uint(uint64(j.Attempts))
+	e.str(j.Rcpt)
+	e.str(j.LastErr)
+	return e.b
 }
 
 var errBadJob = errors.New("mailstore: corrupt queue record")
@@ -67,57 +61,21 @@ func unmarshalJob(key, v []byte) (Job, error) {
 	if len(key) != 16 || len(v) == 0 || v[0] != jobVersion {
 		return j, errBadJob
 	}
-	d := decoder{b: v[1:]}
-	j.ID = d.uvarint()
-	j.Created = time.Unix(0, d.varint())
+	d := dec{b: v[1:]}
+	j.ID = d.uint()
+	j.Created = time.Unix(0, d.int())
 	j.Ref.Group = d.str()
-	j.Ref.UID = d.uvarint()
-	j.Ref.Spool = d.uvarint()
-	j.MemberID = d.uvarint()
-	j.Attempts = int(d.uvarint())
+	j.Ref.UID = d.uint()
+	j.Ref.Spool = d.uint()
+	j.MemberID = d.uint()
+	j.Attempts = int(d.uint())
 	j.Rcpt = d.str()
 	j.LastErr = d.str()
-	if d.bad || j.ID != be.Uint64(key[8:]) {
+	if d.err != nil || j.ID != be.Uint64(key[8:]) {
 		return j, errBadJob
 	}
 	j.Due = time.Unix(0, int64(be.Uint64(key)))
 	return j, nil
-}
-
-type decoder struct {
-	b   []byte
-	bad bool
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) str() string {
-	n := d.uvarint()
-	if d.bad || n > uint64(len(d.b)) {
-		d.bad = true
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }
 
 // putJob assigns j an ID if it has none and stores it under its due time.
