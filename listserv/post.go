@@ -52,6 +52,12 @@ func (s *Service) Receive(ctx context.Context, env *Envelope, raw []byte) error 
 		log.Info("message refused", "reason", "malformed", "err", err)
 		return &Error{Kind: Malformed, Public: "message could not be parsed: " + publicParseError(err), Err: err}
 	}
+	// A submission (SPEC §5): the From must be the authenticated member,
+	// whatever the recipient address.
+	if env.AuthUser != "" && !sameAddr(env.AuthUser, msg.From.Addr) {
+		log.Info("message refused", "reason", "From is not the authenticated user")
+		return fromNotAuthUser()
+	}
 	switch env.Target.Role {
 	case RolePost:
 		return s.post(ctx, log, env, raw, msg)

@@ -5,6 +5,11 @@
 // delivery drains the queue it fills. Its errors are *Error values whose
 // Kind the protocol packages turn into wire replies.
 //
+// Who may post (SPEC §5): the configured SenderCheck proves the From of
+// a port-25 message (DMARC-aligned DKIM or SPF); a message submitted with
+// credentials (Envelope.AuthUser) is proven by them, and refused unless
+// its From is that address (AuthenticatedSender, submission.go).
+//
 // It must never log or return to a sender a member's address, name or IP
 // address, nor a message body: logs name members by alias or id.
 package listserv
@@ -114,6 +119,7 @@ func New(opts Options) (*Service, error) {
 	if s.sender == nil {
 		s.sender = AcceptFrom{}
 	}
+	s.sender = AuthenticatedSender{Next: s.sender}
 	if s.wake == nil {
 		s.wake = func() {}
 	}

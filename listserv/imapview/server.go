@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"listserv/listserv"
+	"listserv/listserv/internal/loginlimit"
 	"listserv/mailstore"
 )
 
@@ -57,7 +58,7 @@ type Server struct {
 	db      *mailstore.DB
 	log     *slog.Logger
 	tls     *tls.Config
-	limiter *limiter
+	limiter *loginlimit.Limiter
 
 	// Two imapserver instances differ only in whether a password may be
 	// sent without TLS; each accepted connection is handed to one.
@@ -87,7 +88,7 @@ func New(opts Options) (*Server, error) {
 		db:        opts.Service.Store(),
 		log:       opts.Logger,
 		tls:       opts.TLS,
-		limiter:   newLimiter(opts.LoginFailures, opts.LoginDelay, opts.LoginMaxWait),
+		limiter:   loginlimit.New(opts.LoginFailures, opts.LoginDelay, opts.LoginMaxWait),
 		listeners: map[net.Listener]bool{},
 		archives:  map[string]*archive{},
 		helds:     map[string]*heldBox{},

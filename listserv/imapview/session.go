@@ -77,8 +77,8 @@ func (s *session) Close() error {
 // unknown address and an address with no current membership fail alike.
 func (s *session) Login(username, password string) error {
 	addr := mailstore.NormAddr(username)
-	keys := []uint64{s.srv.limiter.key("addr", addr), s.srv.limiter.key("ip", s.ip)}
-	wait, ok := s.srv.limiter.turn(keys...)
+	keys := []uint64{s.srv.limiter.Key("addr", addr), s.srv.limiter.Key("ip", s.ip)}
+	wait, ok := s.srv.limiter.Turn(keys...)
 	if !ok {
 		s.srv.log.Info("imap login refused", "conn", s.id, "reason", "too many failures")
 		return imapserver.ErrAuthFailed
@@ -101,11 +101,11 @@ func (s *session) Login(username, password string) error {
 		}
 	}
 	if !good || len(members) == 0 {
-		s.srv.limiter.failed(keys...)
+		s.srv.limiter.Failed(keys...)
 		s.srv.log.Info("imap login failed", "conn", s.id)
 		return imapserver.ErrAuthFailed
 	}
-	s.srv.limiter.succeeded(keys[0])
+	s.srv.limiter.Succeeded(keys[0])
 	s.mu.Lock()
 	s.addr, s.members = addr, members
 	s.mu.Unlock()

@@ -3,6 +3,9 @@
 // transport, and starts the SMTP listener and the control socket. The
 // command's `serve` and the end-to-end tests both start the service
 // through Start, so tests exercise the same wiring an operator runs.
+// With smtp.submission_listen it also starts the submission port: a
+// second smtpin server in submission mode (AUTH with the archive
+// credentials, STARTTLS with the tls certificate).
 package server
 
 import (
@@ -50,6 +53,8 @@ type Server struct {
 	log      *slog.Logger
 	smtp     *smtpin.Server
 	smtpAddr net.Addr
+	sub      *smtpin.Server // the submission port (nil when off)
+	subAddr  net.Addr
 	ctl      *control.Server
 	imap     *imapListeners
 	stop     context.CancelFunc
@@ -63,9 +68,6 @@ type Server struct {
 func Unavailable(cfg config.Config) error {
 	var errs []error
 	no := func(key string) { errs = append(errs, fmt.Errorf("%s is not available in this version", key)) }
-	if cfg.SMTP.SubmissionListen != "" {
-		no("smtp.submission_listen")
-	}
 	if cfg.SMTP.LMTPListen != "" {
 		no("smtp.lmtp_listen")
 	}
@@ -170,7 +172,7 @@ func Start(cfg config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Store: store, log: log, errc: make(chan error, 5)}
+	s := &Server{Store: store, log: log, errc: make(chan error, 8)}
 	if err := s.start(cfg, opts); err != nil {
 		store.Close()
 		return nil, err
@@ -233,8 +235,17 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		ln.Close()
 		return err
 	}
+	subLn, err := s.startSubmission(cfg)
+	if err != nil {
+		ln.Close()
+		s.ctl.Close()
+		return err
+	}
 	if err := s.startIMAP(cfg); err != nil {
 		ln.Close()
+		if subLn != nil {
+			subLn.Close()
+		}
 		s.ctl.Close()
 		return err
 	}
@@ -245,7 +256,11 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 	go func() { defer s.wg.Done(); s.errc <- s.Queue.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.errc <- s.smtp.Serve(ln) }()
 	go func() { defer s.wg.Done(); s.errc <- s.ctl.Serve(ctx) }()
-	log.Info("listserv serving", "smtp", s.smtpAddr.String(), "imap", s.IMAPAddr(), "imaps", s.IMAPTLSAddr(),
+	if subLn != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.errc <- s.sub.Serve(subLn) }()
+	}
+	log.Info("listserv serving", "smtp", s.smtpAddr.String(), "imap", s.IMAPAddr(), "imaps", s.IMAPTLSAddr(), "submission", s.SubmissionAddr(),
 		"domain", cfg.Domain, "data_dir", cfg.DataDir, "transport", cfg.Delivery.Transport, "workers", cfg.Delivery.Workers)
 	return nil
 }
@@ -256,8 +271,9 @@ func (s *Server) SMTPAddr() string { return s.smtpAddr.String() }
 // Err delivers the first error a part of the server stops with.
 func (s *Server) Err() <-chan error { return s.errc }
 
-// Close stops accepting mail, lets open SMTP sessions finish (up to 30
-// s), stops delivery after the messages in flight, and closes the store.
+// Close stops accepting mail, lets open SMTP and submission sessions
+// finish (up to 30 s), stops delivery after the messages in flight, and
+// closes the store.
 func (s *Server) Close() error {
 	s.once.Do(func() {
 		s.log.Info("shutting down")
@@ -266,6 +282,7 @@ func (s *Server) Close() error {
 		if err := s.smtp.Shutdown(ctx); err != nil {
 			s.smtp.Close()
 		}
+		s.shutdownSubmission(ctx)
 		s.ctl.Close()
 		s.closeIMAP()
 		s.stop()

@@ -6,34 +6,49 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 
 	"github.com/emersion/go-smtp"
 
 	"listserv/listserv"
 )
 
-// session is one SMTP connection's state.
+// session is one SMTP connection's state. go-smtp runs Data for BDAT in
+// a goroutine of its own, which a RSET or the connection's end can race
+// with: mu guards the transaction fields.
 type session struct {
 	srv     *Server
 	ip      net.IP
 	id      string
+	mu      sync.Mutex
 	from    string
 	hasFrom bool
 	target  *listserv.Target
+	tls     bool   // the connection is encrypted
+	user    string // the authenticated address (submission); never logged
 }
 
 func (s *session) Reset() {
+	s.mu.Lock()
 	s.from, s.hasFrom, s.target = "", false, nil
+	s.mu.Unlock()
 }
 
 func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv.opts.Submission && s.user == "" {
+		return errAuthRequired
+	}
 	s.from, s.hasFrom, s.target = from, true, nil
 	return nil
 }
 
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.target != nil {
 		return reply(&listserv.Error{Kind: listserv.TooManyRecipients, Public: "one group address per message, please send again for the others"})
 	}
@@ -47,14 +62,23 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
+	s.mu.Lock()
+	env := &listserv.Envelope{MailFrom: s.from, RemoteIP: s.ip, AuthUser: s.user, ConnID: s.id}
+	target := s.target
+	s.mu.Unlock()
+	if target == nil { // a BDAT transfer reset before its Data began
+		return errNoTransaction
+	}
+	env.Target = *target
 	raw, err := readData(r)
 	if err != nil {
 		s.srv.log.Info("message refused", "conn", s.id, "reason", "data", "err", err)
 		return dataReply(err)
 	}
-	env := &listserv.Envelope{MailFrom: s.from, Target: *s.target, RemoteIP: s.ip, ConnID: s.id}
 	return reply(s.srv.svc.Receive(context.Background(), env, raw))
 }
+
+var errNoTransaction = &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "no transaction in progress"}
 
 // readData reads the whole DATA body and normalizes line endings.
 func readData(r io.Reader) ([]byte, error) {

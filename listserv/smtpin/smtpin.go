@@ -5,13 +5,22 @@
 // errors to SMTP replies (reply), and answers 250 only after the service
 // says the message is durably stored.
 //
-// It never logs addresses, names, IPs or bodies: a connection is named by
-// a random id.
+// With Options.Submission it is the submission port instead (SPEC §5):
+// members authenticate with AUTH PLAIN or LOGIN and their archive
+// credentials, MAIL without AUTH gets 530 5.7.0, and the From of what
+// they send must be their own address (listserv.Envelope.AuthUser).
+// AUTH is offered over TLS (STARTTLS when Options.TLS is set); without a
+// certificate, only to loopback clients. Failed AUTH attempts are slowed
+// per address and per client IP (listserv/internal/loginlimit).
+//
+// It never logs addresses, names, IPs, passwords or bodies: a connection
+// is named by a random id.
 package smtpin
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +33,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"listserv/listserv"
+	"listserv/listserv/internal/loginlimit"
 )
 
 // MaxLine is the longest line accepted inside DATA (SPEC §10: over 64 KiB
@@ -44,6 +54,16 @@ type Options struct {
 	LMTP bool
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+
+	// Submission serves the submission port: AUTH required before MAIL.
+	Submission bool
+	// TLS, when set, is offered with STARTTLS.
+	TLS *tls.Config
+	// LoginFailures, LoginDelay and LoginMaxWait tune the AUTH failure
+	// limiter (see loginlimit.New; zero values mean its defaults).
+	LoginFailures int
+	LoginDelay    time.Duration
+	LoginMaxWait  time.Duration
 }
 
 // Server is an SMTP listener for the service.
@@ -59,6 +79,9 @@ type Server struct {
 	mu     sync.Mutex
 	closed bool
 	lns    []net.Listener
+	done   chan struct{} // closed when the server stops accepting
+
+	limiter *loginlimit.Limiter // failed AUTH attempts (submission)
 }
 
 // New returns a Server; call Serve with a listener.
@@ -75,8 +98,15 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{svc: opts.Service, log: opts.Logger, opts: opts}
+	s := &Server{svc: opts.Service, log: opts.Logger, opts: opts, done: make(chan struct{})}
 	srv := smtp.NewServer(s)
+	if opts.Submission {
+		s.limiter = loginlimit.New(opts.LoginFailures, opts.LoginDelay, opts.LoginMaxWait)
+		srv.TLSConfig = opts.TLS
+		// Without a certificate go-smtp would offer AUTH to nobody; the
+		// session then offers it to loopback clients only (authAllowed).
+		srv.AllowInsecureAuth = opts.TLS == nil
+	}
 	srv.Domain = opts.Hostname
 	srv.LMTP = opts.LMTP
 	srv.MaxMessageBytes = opts.MaxMessageBytes
@@ -113,6 +143,9 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) stopAccepting() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.closed {
+		close(s.done)
+	}
 	s.closed = true
 	for _, ln := range s.lns {
 		ln.Close()
@@ -138,7 +171,8 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if a, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
 		ip = a.IP
 	}
-	return &session{srv: s, ip: ip, id: newConnID()}, nil
+	_, isTLS := c.TLSConnectionState()
+	return &session{srv: s, ip: ip, id: newConnID(), tls: isTLS}, nil
 }
 
 func newConnID() string {

@@ -1,4 +1,9 @@
-package imapview
+// Package loginlimit slows password guessing (SPEC §10) for the IMAP
+// archive and the submission port: a Limiter counts failed logins per key
+// (an address, a client IP) over a sliding minute, and once a key has
+// failed max times, its further attempts take turns a delay apart. It
+// keeps no address or IP, only their keyed hashes.
+package loginlimit
 
 import (
 	"hash/maphash"
@@ -6,12 +11,11 @@ import (
 	"time"
 )
 
-// limiter slows password guessing (SPEC §10): it counts failed logins per
-// key (an address, a client IP) over a sliding minute, and once a key has
-// failed max times, its further attempts take turns LoginDelay apart. It
-// keeps no address or IP, only their keyed hashes, and forgets keys that
-// have been quiet for a minute.
-type limiter struct {
+// Limiter counts failed logins per key over a sliding minute; once a key
+// has failed max times, its further attempts take turns delay apart. It
+// forgets keys that have been quiet for a minute. It is safe for
+// concurrent use.
+type Limiter struct {
 	max     int
 	delay   time.Duration
 	maxWait time.Duration
@@ -28,7 +32,11 @@ type attempts struct {
 	next  time.Time   // the next free turn of a slowed key
 }
 
-func newLimiter(max int, delay, maxWait time.Duration) *limiter {
+// New returns a Limiter: max failures a minute per key before attempts
+// are slowed (0 means 10), delay between slowed attempts (0 means 2 s),
+// and the longest wait before an attempt is refused outright (0 means
+// 30 s).
+func New(max int, delay, maxWait time.Duration) *Limiter {
 	if max <= 0 {
 		max = 10
 	}
@@ -38,14 +46,14 @@ func newLimiter(max int, delay, maxWait time.Duration) *limiter {
 	if maxWait <= 0 {
 		maxWait = 30 * time.Second
 	}
-	return &limiter{max: max, delay: delay, maxWait: maxWait, window: time.Minute,
+	return &Limiter{max: max, delay: delay, maxWait: maxWait, window: time.Minute,
 		now: time.Now, seed: maphash.MakeSeed(), keys: map[uint64]*attempts{}}
 }
 
-// key hashes an address or IP under a kind prefix.
-func (l *limiter) key(kind, v string) uint64 { return maphash.String(l.seed, kind+"\x00"+v) }
+// Key hashes an address or IP under a kind prefix ("addr", "ip").
+func (l *Limiter) Key(kind, v string) uint64 { return maphash.String(l.seed, kind+"\x00"+v) }
 
-func (l *limiter) get(k uint64, now time.Time) *attempts {
+func (l *Limiter) get(k uint64, now time.Time) *attempts {
 	a := l.keys[k]
 	if a == nil {
 		a = &attempts{}
@@ -59,9 +67,9 @@ func (l *limiter) get(k uint64, now time.Time) *attempts {
 	return a
 }
 
-// turn reserves an attempt for keys: how long to wait before checking the
+// Turn reserves an attempt for keys: how long to wait before checking the
 // password, or false when the wait would be too long.
-func (l *limiter) turn(keys ...uint64) (time.Duration, bool) {
+func (l *Limiter) Turn(keys ...uint64) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -86,8 +94,8 @@ func (l *limiter) turn(keys ...uint64) (time.Duration, bool) {
 	return wait, true
 }
 
-// failed records a failed attempt for keys.
-func (l *limiter) failed(keys ...uint64) {
+// Failed records a failed attempt for keys.
+func (l *Limiter) Failed(keys ...uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -103,14 +111,14 @@ func (l *limiter) failed(keys ...uint64) {
 	}
 }
 
-// succeeded forgets the failures of key (an address that logged in).
-func (l *limiter) succeeded(key uint64) {
+// Succeeded forgets the failures of key (an address that logged in).
+func (l *Limiter) Succeeded(key uint64) {
 	l.mu.Lock()
 	delete(l.keys, key)
 	l.mu.Unlock()
 }
 
-func (l *limiter) sweep(now time.Time) {
+func (l *Limiter) sweep(now time.Time) {
 	for k, a := range l.keys {
 		if (len(a.fails) == 0 || now.Sub(a.fails[len(a.fails)-1]) > l.window) && now.After(a.next) {
 			delete(l.keys, k)
