@@ -45,6 +45,11 @@ type SMTP struct {
 	MaxMessageBytes  int64  `toml:"max_message_bytes"`
 	// DataTimeout is the deadline for a whole DATA transfer.
 	DataTimeout Duration `toml:"data_timeout"`
+	// Abuse limits of the port-25 and submission listeners, per client
+	// IP (loopback included) and per connection; see smtpin.Options.
+	MaxConnectionsPerIP       int `toml:"max_connections_per_ip"`
+	ConnectionsPerMinutePerIP int `toml:"connections_per_minute_per_ip"`
+	MaxErrorsPerConnection    int `toml:"max_errors_per_connection"`
 }
 
 // IMAP configures the archive listeners.
@@ -150,6 +155,10 @@ func Default() Config {
 			Listen:          "127.0.0.1:2525",
 			MaxMessageBytes: 10 << 20,
 			DataTimeout:     Duration{5 * time.Minute},
+
+			MaxConnectionsPerIP:       20,
+			ConnectionsPerMinutePerIP: 60,
+			MaxErrorsPerConnection:    10,
 		},
 		IMAP: IMAP{Listen: "127.0.0.1:1143"},
 		Delivery: Delivery{
@@ -216,6 +225,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTP.MaxMessageBytes <= 0 {
 		bad("smtp.max_message_bytes must be positive")
+	}
+	if c.SMTP.MaxConnectionsPerIP < 1 || c.SMTP.ConnectionsPerMinutePerIP < 1 || c.SMTP.MaxErrorsPerConnection < 1 {
+		bad("smtp.max_connections_per_ip, smtp.connections_per_minute_per_ip and smtp.max_errors_per_connection must be positive")
 	}
 	switch c.Delivery.Transport {
 	case "outbox", "mx":

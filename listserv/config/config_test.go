@@ -60,14 +60,16 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("loaded %+v", c)
 	}
 	for text, wantErr := range map[string]string{
-		"domian = \"x\"\n":                        "unknown key domian",
-		"[smtp]\nlisten_addr = \"x\"\n":           "unknown key smtp.listen_addr",
-		"[delivery]\ntransport = \"pigeon\"\n":    "delivery.transport",
-		"[delivery]\ntransport = \"smarthost\"\n": "delivery.smarthost is required",
-		"domain = \"a b\"\n":                      "not a mail domain",
-		"[delivery]\nretry_initial = \"soon\"\n":  "soon",
-		"[auth]\nsender_auth = \"trust-me\"\n":    "sender_auth",
-		"domain = 5\n":                            "domain",
+		"domian = \"x\"\n":                         "unknown key domian",
+		"[smtp]\nlisten_addr = \"x\"\n":            "unknown key smtp.listen_addr",
+		"[delivery]\ntransport = \"pigeon\"\n":     "delivery.transport",
+		"[delivery]\ntransport = \"smarthost\"\n":  "delivery.smarthost is required",
+		"domain = \"a b\"\n":                       "not a mail domain",
+		"[delivery]\nretry_initial = \"soon\"\n":   "soon",
+		"[auth]\nsender_auth = \"trust-me\"\n":     "sender_auth",
+		"domain = 5\n":                             "domain",
+		"[smtp]\nmax_connections_per_ip = 0\n":     "smtp.max_connections_per_ip",
+		"[smtp]\nmax_errors_per_connection = -1\n": "smtp.max_errors_per_connection",
 	} {
 		_, err := Load(write(t, text))
 		if err == nil || !strings.Contains(err.Error(), wantErr) {

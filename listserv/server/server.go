@@ -227,6 +227,10 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
 		DataTimeout:     cfg.SMTP.DataTimeout.Duration,
 		Logger:          log,
+
+		MaxConnectionsPerIP:       cfg.SMTP.MaxConnectionsPerIP,
+		ConnectionsPerMinutePerIP: cfg.SMTP.ConnectionsPerMinutePerIP,
+		MaxErrorsPerConnection:    cfg.SMTP.MaxErrorsPerConnection,
 	})
 	s.ctl, err = control.Listen(cfg.DataDir, func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Run(ctx, svc, args, stdout, stderr)

@@ -35,6 +35,10 @@ func (s *Server) startSubmission(cfg config.Config) (net.Listener, error) {
 		Logger:          s.log.With("listener", "submission"),
 		Submission:      true,
 		TLS:             tlsConf,
+
+		MaxConnectionsPerIP:       cfg.SMTP.MaxConnectionsPerIP,
+		ConnectionsPerMinutePerIP: cfg.SMTP.ConnectionsPerMinutePerIP,
+		MaxErrorsPerConnection:    cfg.SMTP.MaxErrorsPerConnection,
 	})
 	s.subAddr = ln.Addr()
 	return ln, nil

@@ -110,7 +110,11 @@ func sharedFuzzFixture(tb testing.TB) *fuzzFixture {
 		f.addr = ln.Addr().String()
 		f.panics = &panicLog{}
 		srv := New(Options{Service: f.svc, Hostname: "mx." + fuzzDomain, MaxMessageBytes: 64 << 10,
-			DataTimeout: fuzzDeadline / 2, Logger: slog.New(slog.NewTextHandler(f.panics, nil))})
+			DataTimeout: fuzzDeadline / 2, Logger: slog.New(slog.NewTextHandler(f.panics, nil)),
+			// One client IP opens every session: no connection limits, and
+			// a tarpit short enough for the session deadline.
+			MaxConnectionsPerIP: -1, ConnectionsPerMinutePerIP: -1,
+			TarpitDelay: time.Millisecond, TarpitMaxDelay: 10 * time.Millisecond})
 		go srv.Serve(ln)
 	})
 	if fuzzFix.err != nil {

@@ -26,6 +26,10 @@ type session struct {
 	target  *listserv.Target
 	tls     bool   // the connection is encrypted
 	user    string // the authenticated address (submission); never logged
+
+	c       *smtp.Conn
+	conn    *connState // failures counted across the connection's sessions
+	wrapped bool       // conn belongs to a limitedConn (else: not closable by refused)
 }
 
 func (s *session) Reset() {
@@ -38,15 +42,26 @@ func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.srv.opts.Submission && s.user == "" {
-		return errAuthRequired
+		s.mu.Unlock()
+		return s.refused("MAIL", errAuthRequired)
 	}
 	s.from, s.hasFrom, s.target = from, true, nil
+	s.mu.Unlock()
 	return nil
 }
 
+// Rcpt checks to against the service. A refusal is counted against the
+// connection (refused), and slowed after the third: s.mu is not held
+// meanwhile.
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if err := s.rcpt(to); err != nil {
+		return s.refused("RCPT", err)
+	}
+	return nil
+}
+
+func (s *session) rcpt(to string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.target != nil {
@@ -62,6 +77,13 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
+	if err := s.data(r); err != nil {
+		return s.refused("DATA", err)
+	}
+	return nil
+}
+
+func (s *session) data(r io.Reader) error {
 	s.mu.Lock()
 	env := &listserv.Envelope{MailFrom: s.from, RemoteIP: s.ip, AuthUser: s.user, ConnID: s.id}
 	target := s.target

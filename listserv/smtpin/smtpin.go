@@ -13,6 +13,15 @@
 // certificate, only to loopback clients. Failed AUTH attempts are slowed
 // per address and per client IP (listserv/internal/loginlimit).
 //
+// Abuse limits (SPEC §5, limits.go): per client IP, a cap on open
+// connections and on new connections a minute (421 4.7.0 before the
+// greeting); per connection, a cap on refused commands (421 4.7.0, then
+// the connection is closed) and a growing delay before each refused
+// RCPT after the third, which makes guessing aliases slow. The per-member
+// posting rate (451 4.7.1) and the one recipient per transaction (452
+// 4.5.3) are the service's. Each limit is logged at info with the
+// connection id, its name and counts.
+//
 // It never logs addresses, names, IPs, passwords or bodies: a connection
 // is named by a random id.
 package smtpin
@@ -64,6 +73,28 @@ type Options struct {
 	LoginFailures int
 	LoginDelay    time.Duration
 	LoginMaxWait  time.Duration
+
+	// Abuse limits (SPEC §5); loopback clients are not exempt. A
+	// negative value turns a limit off.
+	//
+	// MaxConnectionsPerIP caps one client IP's open connections; 0 means
+	// 20. A connection over it gets 421 4.7.0 before the greeting.
+	MaxConnectionsPerIP int
+	// ConnectionsPerMinutePerIP caps the connections one IP opens within
+	// a sliding ConnectionWindow; 0 means 60. Over it: 421 4.7.0.
+	ConnectionsPerMinutePerIP int
+	// ConnectionWindow is that window; 0 means a minute (tests shorten it).
+	ConnectionWindow time.Duration
+	// MaxErrorsPerConnection is how many refused commands (5xx or 452
+	// replies to MAIL, RCPT, DATA, BDAT, AUTH-less MAIL) a connection may
+	// have: the next one gets 421 4.7.0 and the connection is closed;
+	// 0 means 10.
+	MaxErrorsPerConnection int
+	// TarpitDelay is the sleep before refusing the 4th refused RCPT of a
+	// connection, doubling for each further one up to TarpitMaxDelay; 0
+	// means 250 ms and 5 s.
+	TarpitDelay    time.Duration
+	TarpitMaxDelay time.Duration
 }
 
 // Server is an SMTP listener for the service.
@@ -82,6 +113,7 @@ type Server struct {
 	done   chan struct{} // closed when the server stops accepting
 
 	limiter *loginlimit.Limiter // failed AUTH attempts (submission)
+	ips     *ipLimiter          // connections per client IP
 }
 
 // New returns a Server; call Serve with a listener.
@@ -98,7 +130,25 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{svc: opts.Service, log: opts.Logger, opts: opts, done: make(chan struct{})}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&opts.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
+	def(&opts.ConnectionsPerMinutePerIP, DefaultConnectionsPerMinutePerIP)
+	def(&opts.MaxErrorsPerConnection, DefaultMaxErrorsPerConnection)
+	if opts.ConnectionWindow <= 0 {
+		opts.ConnectionWindow = time.Minute
+	}
+	if opts.TarpitDelay == 0 {
+		opts.TarpitDelay = DefaultTarpitDelay
+	}
+	if opts.TarpitMaxDelay <= 0 {
+		opts.TarpitMaxDelay = DefaultTarpitMaxDelay
+	}
+	s := &Server{svc: opts.Service, log: opts.Logger, opts: opts, done: make(chan struct{}),
+		ips: newIPLimiter(opts.MaxConnectionsPerIP, opts.ConnectionsPerMinutePerIP, opts.ConnectionWindow)}
 	srv := smtp.NewServer(s)
 	if opts.Submission {
 		s.limiter = loginlimit.New(opts.LoginFailures, opts.LoginDelay, opts.LoginMaxWait)
@@ -118,8 +168,10 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Serve accepts connections on ln until Close.
+// Serve accepts connections on ln until Close. ln should be a TCP
+// listener: the per-IP limits count its connections.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = limitListener{Listener: ln, srv: s}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -172,7 +224,8 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		ip = a.IP
 	}
 	_, isTLS := c.TLSConnectionState()
-	return &session{srv: s, ip: ip, id: newConnID(), tls: isTLS}, nil
+	st, wrapped := stateOf(c)
+	return &session{srv: s, ip: ip, id: st.id, tls: isTLS, c: c, conn: st, wrapped: wrapped}, nil
 }
 
 func newConnID() string {
