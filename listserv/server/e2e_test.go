@@ -708,3 +708,47 @@ func TestLongLineReencoded(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultRateLimit: with the group's default posts_per_hour (30), the
+// 31st post within the hour gets 451 4.7.1 and is not stored. The posts
+// go over one SMTP connection, as a mail client's would.
+func TestDefaultRateLimit(t *testing.T) {
+	e := newEnv(t, setup{})
+	e.group(listserv.GroupSpec{Name: "busy"}, aliceAddr)
+	aliceFrom := aliceName + " <" + aliceAddr + ">"
+	if g, _ := e.srv.Store.Group("busy"); g.PostsPerHour != 30 {
+		t.Fatalf("default posts_per_hour = %d, want 30", g.PostsPerHour)
+	}
+	c, err := smtp.Dial(e.srv.SMTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	send := func(i int) error {
+		if err := c.Mail(aliceAddr, nil); err != nil {
+			return err
+		}
+		if err := c.Rcpt("busy@"+testDomain, nil); err != nil {
+			return err
+		}
+		w, err := c.Data()
+		if err != nil {
+			return err
+		}
+		w.Write(simple(aliceFrom, fmt.Sprintf("post %d", i), fmt.Sprintf("p%d@example.org", i)))
+		return w.Close()
+	}
+	for i := 1; i <= 30; i++ {
+		if err := send(i); err != nil {
+			t.Fatalf("post %d refused: %v", i, err)
+		}
+	}
+	err = send(31)
+	se, ok := err.(*smtp.SMTPError)
+	if !ok || se.Code != 451 || se.EnhancedCode != (smtp.EnhancedCode{4, 7, 1}) {
+		t.Fatalf("31st post: %v, want 451 4.7.1", err)
+	}
+	if n, _ := e.srv.Store.ArchiveCount("busy"); n != 30 {
+		t.Fatalf("%d posts archived, want 30", n)
+	}
+}
