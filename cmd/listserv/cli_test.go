@@ -237,22 +237,30 @@ func cliWaitMail(t *testing.T, data, addr string) {
 	}
 }
 
+// cliStartServer starts a server in-process on a new data directory
+// with a config file for the CLI, its log captured.
+func cliStartServer(t *testing.T, data string) (cfgPath string, cfg config.Config, srv *server.Server, logs *bytes.Buffer) {
+	t.Helper()
+	cfgPath = cliWriteConfig(t, data)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs = &bytes.Buffer{}
+	srv, err = server.Start(cfg, server.Options{Logger: slog.New(slog.NewTextHandler(&cliSyncWriter{w: logs}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, cfg, srv, logs
+}
+
 // TestCLIThroughControlSocket runs the same commands while a server
 // holds the data directory: bbolt lets one process open it, so they can
 // only succeed through the control socket, and their effects are at once
 // visible to the server.
 func TestCLIThroughControlSocket(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
-	cfgPath := cliWriteConfig(t, data)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	srv, err := server.Start(cfg, server.Options{Logger: slog.New(slog.NewTextHandler(&cliSyncWriter{w: &logs}, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, cfg, srv, logs := cliStartServer(t, data)
 	closed := false
 	defer func() {
 		if !closed {

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
@@ -26,9 +25,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
-
-	"listserv/listserv/config"
-	"listserv/listserv/server"
 )
 
 // TestModCLIGroupSet changes group settings on a stopped data directory;
@@ -176,16 +172,7 @@ func modWaitMail(t *testing.T, data, addr, prefix string) modMail {
 // that came by mail, then on the stopped data directory.
 func TestModCLIPendingAndHeld(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
-	cfgPath := cliWriteConfig(t, data)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	srv, err := server.Start(cfg, server.Options{Logger: slog.New(slog.NewTextHandler(&cliSyncWriter{w: &logs}, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, _, srv, logs := cliStartServer(t, data)
 	closed := false
 	defer func() {
 		if !closed {

@@ -438,25 +438,29 @@ func TestIMAPPlaintextLoginOnlyOnLoopback(t *testing.T) {
 	wantIMAPRefused(t, "LOGIN", c.Login(brunoAddr, pass).Wait(), imap.ResponseCodePrivacyRequired)
 }
 
-// TestIMAPCloseRightAfterStart: a server with IMAP closed at once after
-// its start stops cleanly (imapserver's Close must not race its Serve).
-func TestIMAPCloseRightAfterStart(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SMTP.Listen = "127.0.0.1:0"
-	cfg.IMAP.Listen = "127.0.0.1:0"
-	cfg.Auth.PasswordCost = 4
-	for i := 0; i < 10; i++ {
-		srv, err := server.Start(cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { srv.Close(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("Close did not return")
+// TestCloseRightAfterStart: a server closed at once after its start (as
+// a test does when the start should have failed) stops, with and without
+// IMAP: go-smtp's Shutdown used to miss a listener whose Serve had not
+// begun, and imapserver's Close must not race its Serve.
+func TestCloseRightAfterStart(t *testing.T) {
+	for _, imapListen := range []string{"", "127.0.0.1:0"} {
+		cfg := config.Default()
+		cfg.DataDir = t.TempDir()
+		cfg.SMTP.Listen = "127.0.0.1:0"
+		cfg.IMAP.Listen = imapListen
+		cfg.Auth.PasswordCost = 4
+		for i := 0; i < 10; i++ {
+			srv, err := server.Start(cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { srv.Close(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("imap %q: Close right after Start still running after 10s (round %d)", imapListen, i)
+			}
 		}
 	}
 }

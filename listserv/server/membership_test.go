@@ -1612,27 +1612,3 @@ func TestBrokenTemplateFailsStart(t *testing.T) {
 		})
 	}
 }
-
-// TestCloseRightAfterStart: a server closed at once after its start (as
-// a test does when the start should have failed) stops; go-smtp's
-// Shutdown used to miss a listener whose Serve had not begun.
-func TestCloseRightAfterStart(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SMTP.Listen = "127.0.0.1:0"
-	cfg.IMAP.Listen = ""
-	cfg.Auth.PasswordCost = 4
-	for i := 0; i < 20; i++ {
-		srv, err := server.Start(cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { srv.Close(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("Close right after Start still running after 10s (round %d)", i)
-		}
-	}
-}
