@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -241,12 +240,14 @@ func (s *Server) onEvent(e listserv.Event) {
 }
 
 // imapLogger sends go-imap's own messages (connection errors, mostly
-// clients hanging up) to the debug log.
+// clients hanging up) to the debug log. Only the format is logged: the
+// arguments are network errors that carry the client's IP address, or
+// parts of what the client sent.
 type imapLogger struct{ log *slog.Logger }
 
-// Printf logs one go-imap message at debug level.
+// Printf logs one go-imap message at debug level, without its values.
 func (l imapLogger) Printf(format string, args ...any) {
-	l.log.Debug("imap: " + fmt.Sprintf(format, args...))
+	l.log.Debug("imap library message", "format", format)
 }
 
 // chanListener hands accepted connections to an imapserver.Server.

@@ -94,8 +94,10 @@ func (s *session) data(r io.Reader) error {
 	env.Target = *target
 	raw, err := readData(r)
 	if err != nil {
-		s.srv.log.Info("message refused", "conn", s.id, "reason", "data", "err", err)
-		return dataReply(err)
+		refusal := dataReply(err)
+		// Not err itself: a network error names the client's address.
+		s.srv.log.Info("message refused", "conn", s.id, "reason", "data", "reply", refusal.Error())
+		return refusal
 	}
 	return reply(s.srv.svc.Receive(context.Background(), env, raw))
 }
