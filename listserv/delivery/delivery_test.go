@@ -115,6 +115,11 @@ func TestRetriesAndFailures(t *testing.T) {
 	if tr.attempts["flaky@x.org"] != 3 || tr.attempts["gone@x.org"] != 1 {
 		t.Fatalf("attempts = %v", tr.attempts)
 	}
+	// Replies, even refusals, leave a connection usable: each of the 3
+	// workers dialed at most once for the 5 attempts.
+	if tr.dials > 3 {
+		t.Fatalf("%d dials for 5 attempts by 3 workers: connections are not reused", tr.dials)
+	}
 	retries := 0
 	for _, r := range results {
 		if r.Outcome == mailstore.Retry {
@@ -212,9 +217,10 @@ func TestOutbox(t *testing.T) {
 	}
 }
 
-// TestSmarthostReusesConnection sends several messages through the real
-// SMTP client to a sink and checks they share one connection per worker.
-func TestSmarthostReusesConnection(t *testing.T) {
+// TestSmarthostSendsOverOneConnection sends several messages over one
+// real SMTP client connection to a sink (dot-stuffing intact) and checks
+// that a recipient with CR/LF cannot inject a command.
+func TestSmarthostSendsOverOneConnection(t *testing.T) {
 	sink, err := smtpsink.Start(smtpsink.Faults{})
 	if err != nil {
 		t.Fatal(err)

@@ -330,6 +330,16 @@ func (e *env) sendOpts(mailFrom string, opts *smtp.MailOptions, rcpts []string, 
 	if err := c.Hello("client.example.net"); err != nil {
 		return stepDial, err
 	}
+	st, err := transact(c, mailFrom, opts, rcpts, msg)
+	if st == stepOK {
+		c.Quit()
+	}
+	return st, err
+}
+
+// transact runs one MAIL/RCPT/DATA transaction on an open client and
+// reports the step that failed (stepOK when the message was accepted).
+func transact(c *smtp.Client, mailFrom string, opts *smtp.MailOptions, rcpts []string, msg []byte) (step, error) {
 	if err := c.Mail(mailFrom, opts); err != nil {
 		return stepMail, err
 	}
@@ -349,7 +359,6 @@ func (e *env) sendOpts(mailFrom string, opts *smtp.MailOptions, rcpts []string, 
 	if err := w.Close(); err != nil {
 		return stepEnd, err
 	}
-	c.Quit()
 	return stepOK, nil
 }
 

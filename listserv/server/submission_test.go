@@ -71,24 +71,7 @@ func submitOn(c *smtp.Client, auth sasl.Client, mailFrom string, msg []byte) (st
 			return stepAuth, err
 		}
 	}
-	if err := c.Mail(mailFrom, nil); err != nil {
-		return stepMail, err
-	}
-	if err := c.Rcpt(groupAddr, nil); err != nil {
-		return stepRcpt, err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return stepData, err
-	}
-	if _, err := w.Write(msg); err != nil {
-		w.Close()
-		return stepEnd, err
-	}
-	if err := w.Close(); err != nil {
-		return stepEnd, err
-	}
-	return stepOK, nil
+	return transact(c, mailFrom, nil, []string{groupAddr}, msg)
 }
 
 func TestSubmission(t *testing.T) {
