@@ -179,6 +179,28 @@ func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw
 	return nil
 }
 
+// memberLookup returns anon.Params.Member for group: a member's real
+// address to their alias. A store failure makes the lookup answer "not a
+// member", so the second function reports it and the caller must not use
+// the copy (an address could have stayed in it).
+func (s *Service) memberLookup(group string) (lookup func(string) (anon.Address, bool), failed func() error) {
+	var firstErr error
+	lookup = func(addr string) (anon.Address, bool) {
+		m, err := s.store.MemberByAddr(group, addr)
+		switch {
+		case errors.Is(err, mailstore.ErrNotFound):
+			return anon.Address{}, false
+		case err != nil:
+			if firstErr == nil {
+				firstErr = err
+			}
+			return anon.Address{}, false
+		}
+		return anon.Address{Name: m.Alias, Addr: Address(group, RolePrivate, m.Slug, s.domain)}, true
+	}
+	return lookup, func() error { return firstErr }
+}
+
 // storeErr maps a store error: a missing record is a refusal, anything
 // else a temporary failure.
 func (s *Service) storeErr(err error, notFound string) error {
@@ -199,6 +221,7 @@ func (s *Service) anonymizePost(group string, msg *anon.Message, m *mailstore.Me
 	}
 	now := s.now().UTC()
 	id := s.newMessageID()
+	member, lookupErr := s.memberLookup(group)
 	out, err := anon.Anonymize(msg, anon.Params{
 		Group:     group,
 		Domain:    s.domain,
@@ -211,7 +234,11 @@ func (s *Service) anonymizePost(group string, msg *anon.Message, m *mailstore.Me
 			v, ok := refs[ref]
 			return v, ok
 		},
+		Member: member,
 	})
+	if err := lookupErr(); err != nil {
+		return nil, unavailable(err) // a member address might have stayed: retry later
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -139,13 +139,17 @@ func (s *Service) anonymizePrivate(group string, msg *anon.Message, sender *mail
 		return nil, "", unavailable(err)
 	}
 	id := s.newMessageID()
+	member, lookupErr := s.memberLookup(group)
 	out, err := anon.Anonymize(msg, anon.Params{
 		Group: group, Domain: s.domain, Hostname: s.host,
 		AliasName: sender.Alias, AliasSlug: sender.Slug,
 		MessageID: id, Date: s.now().UTC(),
 		MapRef:  func(r string) (string, bool) { v, ok := refs[r]; return v, ok },
-		Private: true, PrivateTo: to,
+		Private: true, PrivateTo: to, Member: member,
 	})
+	if err := lookupErr(); err != nil {
+		return nil, "", unavailable(err)
+	}
 	if err != nil {
 		return nil, "", &Error{Kind: Malformed, Public: "message could not be relayed safely", Err: err}
 	}

@@ -39,6 +39,11 @@ type Params struct {
 	// brackets) to the ID members know; ok=false drops it. A nil MapRef
 	// drops every reference.
 	MapRef func(id string) (mapped string, ok bool)
+	// Member returns the alias (pseudonym and alias address) of the
+	// member whose real address is addr, for replacing other members'
+	// addresses that appear in the text; ok=false for anyone else. nil
+	// replaces only the author's address.
+	Member func(addr string) (alias Address, ok bool)
 	// Private, when set, writes a private (double-blind) message instead
 	// of a list post: From and Reply-To are the author's alias address, To
 	// is PrivateTo, and no List-* or Precedence field is written.
@@ -67,25 +72,26 @@ func Anonymize(m *Message, p Params) ([]byte, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
-	mi := inspectMIME(&m.Header)
-	body, boundary := rewriteBody(m, p, mi)
-	if boundary != "" {
-		mi.params["boundary"] = boundary
+	sc := newScrubber(m.From, p)
+	tp := &treeParser{}
+	top, err := tp.parseEntity(m.Header, m.Body, 0, false)
+	if err != nil {
+		return nil, err
 	}
+	rw := newRewriter(p, sc)
+	rw.assignCIDs(top)
+	op, err := rw.rewrite(top, "")
+	if err != nil {
+		return nil, err
+	}
+	body := op.body
 	if longLine(body) {
-		// RFC 5322 §2.1.1: no line over 998 octets. A single part in an
-		// identity encoding is re-encoded as quoted-printable, which
-		// keeps its content exactly; a long line inside a multipart
-		// needs the MIME rewriter, so until then it is refused rather
-		// than relayed to smarthosts that would refuse every copy.
-		if !mi.identitySinglePart() {
-			return nil, malformed("a line is longer than %d octets", maxLine)
-		}
-		body = encodeQP(body)
-		mi.cte = "quoted-printable"
+		// The rewriter encodes every part it writes; this guards RFC
+		// 5322 §2.1.1 (no line over 998 octets) against a bug.
+		return nil, malformed("a line is longer than %d octets", maxLine)
 	}
-	fields := freshFields(m, p)
-	fields = append(fields, mi.fields()...)
+	fields := freshFields(m, p, sc)
+	fields = append(fields, op.fields...)
 
 	// textproto.Header.Add inserts at the top: add in reverse order.
 	var h textproto.Header
@@ -126,7 +132,7 @@ type field struct{ k, v string }
 
 // freshFields returns the fields written before the Content-* ones, in
 // the documented order.
-func freshFields(m *Message, p Params) []field {
+func freshFields(m *Message, p Params, sc *scrubber) []field {
 	list := "<" + p.Group + "@" + p.Domain + ">"
 	from := (&mail.Address{Name: p.AliasName, Address: p.AliasAddr()}).String()
 	f := []field{{"MIME-Version", "1.0"}, {"From", from}}
@@ -136,7 +142,7 @@ func freshFields(m *Message, p Params) []field {
 	} else {
 		f = append(f, field{"Reply-To", list}, field{"To", list})
 	}
-	if s := subject(m, p); s != "" {
+	if s := subject(m, sc); s != "" {
 		f = append(f, field{"Subject", s})
 	}
 	f = append(f,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"mime"
 	"strings"
 	"testing"
 	"time"
@@ -230,8 +231,8 @@ func TestContentFields(t *testing.T) {
 			map[string]string{"Content-Transfer-Encoding": ""}},
 		{"transfer encoding comment", "Content-Transfer-Encoding: 7BIT (plain)",
 			map[string]string{"Content-Transfer-Encoding": "7bit"}},
-		{"unparseable type kept", "Content-Type: text/plain charset=utf-8",
-			map[string]string{"Content-Type": "text/plain charset=utf-8"}},
+		{"unparseable type is plain text", "Content-Type: text/plain charset=utf-8",
+			map[string]string{"Content-Type": "text/plain; charset=us-ascii"}},
 		{"no type", "",
 			map[string]string{"Content-Type": "", "Content-Transfer-Encoding": "", "Content-Disposition": ""}},
 	}
@@ -251,12 +252,13 @@ func TestContentFields(t *testing.T) {
 	}
 }
 
-// An unparseable Content-Type may hide anything: the body is not touched.
-func TestUnparseableTypeBodyOpaque(t *testing.T) {
+// An unparseable Content-Type means text/plain (RFC 2045 §5.2), which is
+// how readers show it: the body is scrubbed like any text.
+func TestUnparseableTypeIsPlainText(t *testing.T) {
 	raw := "From: Jane Doe <jane@b.example>\nContent-Type: text/plain charset=utf-8\n\nI am Jane Doe, jane@b.example\n-- \nsig\n"
 	m, _ := run(t, raw, testParams("opaque"))
-	if got := string(m.Body); got != "I am Jane Doe, jane@b.example\r\n-- \r\nsig\r\n" {
-		t.Errorf("body changed: %q", got)
+	if got := string(m.Body); got != "I am Quiet Heron, recovery+quiet-heron@lists.example.org\r\n" {
+		t.Errorf("body not scrubbed: %q", got)
 	}
 }
 
@@ -323,16 +325,25 @@ func TestAnonymizeErrors(t *testing.T) {
 	}
 }
 
-// A header that re-encoding would blow past the cap is refused, so that
-// every copy we emit parses again.
-func TestHeaderTooBig(t *testing.T) {
+// A huge attachment name is cut, so that every copy we emit parses
+// again and no header line grows past the limits.
+func TestHugeFilenameCut(t *testing.T) {
 	raw := "From: a@b.example\r\nContent-Type: application/pdf; name=\"" +
 		strings.Repeat("\u00e9", 30000) + "\"\r\n\r\nbody\r\n"
 	m, err := Parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Anonymize(m, testParams("big")); !errors.Is(err, ErrMalformed) {
-		t.Errorf("err = %v, want ErrMalformed", err)
+	out, err := Anonymize(m, testParams("big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, err := mime.ParseMediaType(back.Header.Get("Content-Type"))
+	if err != nil || len(params["name"]) > maxFilename || !strings.HasPrefix(params["name"], "\u00e9\u00e9") {
+		t.Errorf("name = %q (%v), want at most %d bytes of it", params["name"], err, maxFilename)
 	}
 }

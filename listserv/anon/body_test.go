@@ -2,7 +2,6 @@ package anon
 
 import (
 	"bytes"
-	"strings"
 	"testing"
 )
 
@@ -25,24 +24,6 @@ func TestDropSignature(t *testing.T) {
 	}
 }
 
-func TestReplaceBoundary(t *testing.T) {
-	in := "preamble --b\r\n--b\r\nA\r\n--b  \r\n--bx\r\n--b-\r\n --b\r\n--b--\r\n--b-- \t\r\nepilogue\r\n--b"
-	want := "preamble --b\r\n--N\r\nA\r\n--N  \r\n--bx\r\n--b-\r\n --b\r\n--N--\r\n--N-- \t\r\nepilogue\r\n--N"
-	if got := string(replaceBoundary([]byte(in), "b", "N")); got != want {
-		t.Errorf("replaceBoundary:\n got %q\nwant %q", got, want)
-	}
-}
-
-func TestNewBoundary(t *testing.T) {
-	a, b := newBoundary("one@x", nil), newBoundary("two@x", nil)
-	if a == b || a != newBoundary("one@x", nil) {
-		t.Errorf("boundaries not unique and deterministic: %q %q", a, b)
-	}
-	if c := newBoundary("one@x", []byte("x\r\n--"+a+"\r\n")); c == a || !strings.HasPrefix(c, a) {
-		t.Errorf("boundary present in the body was reused: %q", c)
-	}
-}
-
 func TestReplaceAll(t *testing.T) {
 	from := Address{Addr: "Ann.Lee@example.org", Name: "Ann Lee"}
 	rs := authorRepls(from, "ALIAS@x", "Quiet Heron")
@@ -50,7 +31,11 @@ func TestReplaceAll(t *testing.T) {
 		"I am Ann Lee.":                  "I am Quiet Heron.",
 		"ANN LEE and ann   lee":          "Quiet Heron and Quiet Heron",
 		"Ann\r\nLee wrote":               "Quiet Heron wrote",
-		"Ann Leeds, Joann Lee, Ann Lee2": "Ann Leeds, Joann Lee, Ann Lee2",
+		"Ann Leeds, Joann Lee, Ann Lee2": "Quiet Heron Leeds, Joann Quiet Heron Lee2",
+		"Lee, Ann signed":                "Quiet Heron signed",
+		"write to Ann.Lee or ann%40":     "write to Quiet Heron or Quiet Heron%40",
+		"ann.lee%40example.org":          "ALIAS%40x",
+		"Annabel Leeway":                 "Annabel Leeway",
 		"mail ann.lee@EXAMPLE.org now":   "mail ALIAS@x now",
 		"xann.lee@example.org.uk":        "xALIAS@x.uk",
 		"Ann Lee <ann.lee@example.org>":  "Quiet Heron <ALIAS@x>",
@@ -58,11 +43,11 @@ func TestReplaceAll(t *testing.T) {
 		"nothing here":                   "nothing here",
 		"":                               "",
 		"\xffAnn Lee\xfe":                "\xffQuiet Heron\xfe",
-		"Ann LeeAnn Lee":                 "Ann LeeAnn Lee",
-		"xAnn Lee, Ann Lee":              "xAnn Lee, Quiet Heron",
+		"Ann LeeAnn Lee":                 "Quiet Heron LeeAnn Quiet Heron",
+		"xAnn Lee, Ann Lee":              "xAnn Quiet Heron Quiet Heron", // "Lee, Ann" is the name too
 		"(Ann Lee)":                      "(Quiet Heron)",
 		"ann lee's cat":                  "Quiet Heron's cat",
-		"ÉAnn Lee":                       "ÉAnn Lee",
+		"ÉAnn Lee":                       "ÉAnn Quiet Heron",
 	}
 	for in, want := range tests {
 		if got := string(replaceAll([]byte(in), rs)); got != want {
@@ -83,7 +68,7 @@ func TestReplaceAll(t *testing.T) {
 	}
 
 	// Too short to search; a name that is the address.
-	if rs = authorRepls(Address{Addr: "i@x.example", Name: "I"}, "A", "N"); len(rs) != 1 {
+	if rs = authorRepls(Address{Addr: "i@x.example", Name: "I"}, "A", "N"); len(rs) != 2 { // address and %40 form
 		t.Errorf("one-letter name searched: %d repls", len(rs))
 	}
 	rs = authorRepls(Address{Addr: "i@x.example", Name: "i@x.example"}, "A", "N")
@@ -111,70 +96,6 @@ func TestCP1252RoundTrip(t *testing.T) {
 	}
 }
 
-// A non-ASCII alias is written into UTF-8 bodies only; elsewhere the
-// ASCII slug stands in.
-func TestScrubAliasCharset(t *testing.T) {
-	p := testParams("charset")
-	p.AliasName, p.AliasSlug = "Zoë Reiher", "zoe-reiher"
-	from := Address{Addr: "rene@x.example", Name: "René Dubois"}
-	tests := []struct{ charset, cte, body, want string }{
-		{"utf-8", "8bit", "Ich, René Dubois.", "Ich, Zoë Reiher."},
-		{"UTF8", "", "Ich, René Dubois.", "Ich, Zoë Reiher."},
-		{"utf-8", "8bit", "I am Rene Dubois, rene@x.example", "I am Rene Dubois, recovery+zoe-reiher@lists.example.org"},
-		{"utf-8", "7bit", "Name: rené dubois", "Name: Zoë Reiher"},
-		{"utf-8", "7bit", "from: RENE@X.EXAMPLE", "from: recovery+zoe-reiher@lists.example.org"},
-		{"utf-8", "", "Aka René Dubois", "Aka Zoë Reiher"},
-		{"iso-8859-1", "8bit", "Moi, Ren\xe9 Dubois \xe0 Paris.", "Moi, zoe-reiher \xe0 Paris."},
-		{"windows-1252", "8bit", "\x93Ren\xe9 Dubois\x94", "\x93zoe-reiher\x94"},
-		{"", "", "René Dubois", "zoe-reiher"},
-	}
-	for _, tt := range tests {
-		mi := &mimeInfo{params: map[string]string{"charset": tt.charset}, cte: tt.cte}
-		if got := string(scrubPlain([]byte(tt.body), from, p, mi)); got != tt.want {
-			t.Errorf("%s/%s %q: %q, want %q", tt.charset, tt.cte, tt.body, got, tt.want)
-		}
-	}
-	// A 7bit ASCII UTF-8 body gets the slug, not 8-bit bytes.
-	from.Name = "Rene Dubois"
-	mi := &mimeInfo{params: map[string]string{"charset": "utf-8"}, cte: "7bit"}
-	if got := string(scrubPlain([]byte("Rene Dubois"), from, p, mi)); got != "zoe-reiher" {
-		t.Errorf("7bit ASCII body: %q", got)
-	}
-}
-
-// Bodies the first cut does not scrub pass through byte for byte, but for
-// a multipart's top-level boundary. This is the known gap the MIME
-// rewriter closes: names in encoded or nested text are not replaced yet.
-func TestEncodedBodiesPassThrough(t *testing.T) {
-	checked := 0
-	for _, g := range goldenInputs(t) {
-		m, out := anonymizeGolden(t, g)
-		mi := inspectMIME(&m.Header)
-		if mi.scrubbable() {
-			continue
-		}
-		checked++
-		back, err := Parse(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body := back.Body
-		if old := mi.params["boundary"]; old != "" {
-			nb := inspectMIME(&back.Header).params["boundary"]
-			if nb == old || nb == "" {
-				t.Errorf("%s: boundary not renewed", g.name)
-			}
-			body = bytes.ReplaceAll(body, []byte("--"+nb), []byte("--"+old))
-		}
-		if !bytes.Equal(body, m.Body) {
-			t.Errorf("%s: body changed beyond the boundary", g.name)
-		}
-	}
-	if checked < 3 {
-		t.Errorf("only %d non-scrubbable golden inputs", checked)
-	}
-}
-
 func TestReplaceAllOddNames(t *testing.T) {
 	tests := []struct {
 		from     Address
@@ -183,7 +104,9 @@ func TestReplaceAllOddNames(t *testing.T) {
 		{Address{Addr: `"jane doe"@x.example`}, `to "JANE DOE"@X.example!`, "to A!"},
 		{Address{Name: "Ren\uFFFD Dubois"}, "Ren\xe9 Dubois", "N"},
 		{Address{Name: "kelvin"}, "\u212Aelvin", "N"},
-		{Address{Name: "Stra\u00dfe Weg"}, "STRASSE WEG", "STRASSE WEG"}, // simple folding only
+		{Address{Name: "Stra\u00dfe Weg"}, "STRASSE WEG", "STRASSE N"},     // simple folding only: the part "Weg" still matches
+		{Address{Name: "Hope Will"}, "I hope you will", "I hope you will"}, // parts that are common words stay
+		{Address{Name: "Ingrid Lindqvist"}, "Thanks, Ingrid. LINDQVIST, Ingrid", "Thanks, N. N"},
 		{Address{Name: "A  B"}, "a\t \r\n b", "N"},
 		{Address{Name: "A B"}, "a\r b", "a\r b"},
 	}

@@ -2,6 +2,7 @@ package anon
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -12,7 +13,13 @@ var allowedFields = map[string]bool{
 	"References": true, "List-Id": true, "List-Post": true, "List-Help": true,
 	"List-Unsubscribe": true, "List-Archive": true, "Precedence": true,
 	"Content-Type": true, "Content-Transfer-Encoding": true,
-	"Content-Disposition": true,
+	"Content-Disposition": true, "Content-Id": true,
+}
+
+// partFields is every field name a MIME part of a copy may carry.
+var partFields = map[string]bool{
+	"Content-Type": true, "Content-Transfer-Encoding": true,
+	"Content-Disposition": true, "Content-Id": true,
 }
 
 // checkOutput asserts what every successful Anonymize output must
@@ -73,5 +80,27 @@ func checkOutput(t testing.TB, out []byte, p Params) {
 	}
 	if m.From.Addr != p.AliasAddr() {
 		t.Errorf("From parses as %q", m.From.Addr)
+	}
+	top, err := (&treeParser{}).parseEntity(m.Header, m.Body, 0, false)
+	if err != nil {
+		t.Fatalf("output's MIME does not parse: %v\n%q", err, out)
+	}
+	checkParts(t, top, out)
+}
+
+// checkParts asserts that every part below e was written by the
+// rewriter: allowlisted fields only, our boundaries.
+func checkParts(t testing.TB, e *entity, out []byte) {
+	t.Helper()
+	if b := e.mi.params["boundary"]; b != "" && !strings.HasPrefix(b, "=_ls_") {
+		t.Fatalf("boundary %q is not ours\n%q", b, out)
+	}
+	for _, c := range e.children {
+		for f := c.header.Fields(); f.Next(); {
+			if !partFields[f.Key()] {
+				t.Fatalf("part has field %q outside the allowlist\n%q", f.Key(), out)
+			}
+		}
+		checkParts(t, c, out)
 	}
 }

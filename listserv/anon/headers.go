@@ -1,6 +1,7 @@
 package anon
 
 import (
+	"errors"
 	"mime"
 	"strings"
 
@@ -15,12 +16,12 @@ const maxSubjectBytes = 900
 // author's address and name replaced by the alias, cut to
 // maxSubjectBytes, re-encoded. "" means no Subject field: a missing or
 // blank subject stays missing (we do not invent one).
-func subject(m *Message, p Params) string {
+func subject(m *Message, sc *scrubber) string {
 	s := decodeHeaderText(m.Header.Get("Subject"))
 	if s == "" {
 		return ""
 	}
-	s = string(replaceAll([]byte(s), authorRepls(m.From, p.AliasAddr(), p.AliasName)))
+	s = sc.replace(s)
 	s = strings.TrimSpace(truncateUTF8(s, maxSubjectBytes))
 	if s == "" {
 		return ""
@@ -96,7 +97,8 @@ func inspectMIME(h *textproto.Header) *mimeInfo {
 	if v := strings.TrimSpace(h.Get("Content-Type")); v != "" {
 		mi.present, mi.raw = true, fixUTF8(v)
 		t, params, err := mime.ParseMediaType(v)
-		if err == nil {
+		if err == nil || errors.Is(err, mime.ErrInvalidMediaParameter) && t != "" {
+			// A type with unreadable parameters keeps its type.
 			mi.mediaType, mi.params = t, keepParams(params, keptTypeParams)
 			mi.parsed = mime.FormatMediaType(t, mi.params) != ""
 		}
@@ -124,35 +126,4 @@ func keepParams(params map[string]string, keep []string) map[string]string {
 		}
 	}
 	return out
-}
-
-// fields returns the Content-* fields to write, in the documented order.
-func (mi *mimeInfo) fields() []field {
-	var f []field
-	switch {
-	case mi.parsed:
-		f = append(f, field{"Content-Type", mime.FormatMediaType(mi.mediaType, mi.params)})
-	case mi.present:
-		f = append(f, field{"Content-Type", mi.raw})
-	}
-	if mi.cte != "" {
-		f = append(f, field{"Content-Transfer-Encoding", mi.cte})
-	}
-	if mi.disp != "" {
-		f = append(f, field{"Content-Disposition", mi.disp})
-	}
-	return f
-}
-
-// scrubbable reports whether the body is single-part plain text in an
-// identity transfer encoding, the only kind the first-cut scrub touches.
-func (mi *mimeInfo) scrubbable() bool {
-	if mi.present && !(mi.parsed && mi.mediaType == "text/plain") {
-		return false
-	}
-	switch mi.cte {
-	case "", "7bit", "8bit":
-		return true
-	}
-	return false
 }

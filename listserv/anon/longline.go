@@ -3,7 +3,6 @@ package anon
 import (
 	"bytes"
 	"mime/quotedprintable"
-	"strings"
 )
 
 // maxLine is the longest line RFC 5322 allows, without its CRLF.
@@ -20,23 +19,6 @@ func longLine(b []byte) bool {
 			return true
 		}
 		b = b[i+2:]
-	}
-	return false
-}
-
-// identitySinglePart reports whether the body is one part (not multipart
-// or message/*) in an identity transfer encoding, so that it can be
-// re-encoded as a whole.
-func (mi *mimeInfo) identitySinglePart() bool {
-	if mi.present && !mi.parsed {
-		return false
-	}
-	if strings.HasPrefix(mi.mediaType, "multipart/") || strings.HasPrefix(mi.mediaType, "message/") {
-		return false
-	}
-	switch mi.cte {
-	case "", "7bit", "8bit", "binary":
-		return true
 	}
 	return false
 }

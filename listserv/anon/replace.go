@@ -2,7 +2,6 @@ package anon
 
 import (
 	"bytes"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -25,43 +24,6 @@ func newRepl(words []string, word bool, with string) repl {
 	}
 	return repl{words: words, first: first, word: word, with: []byte(with)}
 }
-
-// Limits on what the scrubber looks for: a longer name or address is not
-// searched (it would be an odd thing to find in a body anyway).
-const (
-	maxScrubName = 256
-	minNameRunes = 2
-)
-
-// authorRepls returns the replacements that hide the author: their
-// address (anywhere, case-insensitive) by aliasAddr, and their whole
-// display name (case-insensitive, as a whole word, its words separated by
-// any run of spaces, tabs or line breaks) by aliasName. A display name of
-// fewer than two letters or digits is not searched: replacing every "I"
-// of a text hides nobody.
-func authorRepls(from Address, aliasAddr, aliasName string) []repl {
-	var rs []repl
-	if a := from.Addr; a != "" && len(a) <= maxScrubName {
-		rs = append(rs, newRepl([]string{a}, false, aliasAddr))
-	}
-	name := from.Name
-	if len(name) > maxScrubName || countAlnum(name) < minNameRunes {
-		return rs
-	}
-	return append(rs, newRepl(strings.Fields(name), true, aliasName))
-}
-
-func countAlnum(s string) int {
-	n := 0
-	for _, r := range s {
-		if isAlnum(r) {
-			n++
-		}
-	}
-	return n
-}
-
-func isAlnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // replaceAll applies rs to b in one left-to-right pass: at each point the
 // earliest match wins (the longest on a tie, then the first repl), and
