@@ -1,7 +1,6 @@
 package listserv
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"listserv/listserv/anon"
 	"listserv/mailstore"
 )
 
@@ -83,17 +83,18 @@ func decodeSubject(v string) string {
 	return d
 }
 
-// previewText is the body of an anonymized post, for the admins' notice:
-// the raw body, cut at 8 KiB. (A held post is already anonymized.)
+// previewText is the text of an anonymized post, for the admins' notice:
+// its first plain text part decoded (every copy we write of a text post
+// has one), cut at 8 KiB, with LF line ends.
 func previewText(raw []byte) string {
-	_, body, ok := bytes.Cut(raw, []byte("\r\n\r\n"))
-	if !ok {
-		return ""
+	text := anon.PreviewText(raw)
+	if text == "" {
+		return "[The post has no text part: only attachments.]"
 	}
-	if len(body) > 8<<10 {
-		body = append(body[:8<<10:8<<10], "\r\n[... cut ...]"...)
+	if len(text) > 8<<10 {
+		text = strings.ToValidUTF8(text[:8<<10], "") + "\r\n[... cut ...]"
 	}
-	return string(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n")))
+	return strings.ReplaceAll(text, "\r\n", "\n")
 }
 
 // decideHeld approves, rejects or discards a held post; admin (nil from

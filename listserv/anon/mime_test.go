@@ -205,3 +205,16 @@ func TestBase64TextDecodedAndScrubbed(t *testing.T) {
 		t.Errorf("copy:\n%q", out)
 	}
 }
+
+func TestPreviewText(t *testing.T) {
+	out, err := anonymizeString(t, "From: Jane Doe <jane@example.com>\nContent-Type: text/html; charset=utf-8\n\n<p>Caf\u00e9 tonight, I am Jane.</p>\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := PreviewText(out); !strings.Contains(got, "Café tonight, I am Quiet Heron.") {
+		t.Errorf("PreviewText = %q", got)
+	}
+	if got := PreviewText([]byte("no header")); got != "" {
+		t.Errorf("PreviewText(junk) = %q", got)
+	}
+}
