@@ -141,14 +141,26 @@ func toUTF8(b []byte, cs string) (string, bool) {
 }
 
 // encodeText returns UTF-8 text as a part body: CRLF line breaks (a lone
-// CR or LF becomes one), 7bit when it is ASCII with no line over 998
-// octets, quoted-printable otherwise.
+// CR or LF becomes one), 7bit when it is printable ASCII with no line
+// over 998 octets, quoted-printable otherwise (which also carries control
+// characters such as NUL safely).
 func encodeText(s string) (body []byte, cte string) {
 	b := []byte(normalizeEOL(s))
-	if isASCII(string(b)) && !longLine(b) {
+	if printableASCII(b) && !longLine(b) {
 		return b, "7bit"
 	}
 	return encodeQP(b), "quoted-printable"
+}
+
+// printableASCII reports whether b holds only printable ASCII, tabs and
+// line breaks.
+func printableASCII(b []byte) bool {
+	for _, c := range b {
+		if (c < ' ' && c != '\t' && c != '\r' && c != '\n') || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // normalizeEOL turns every CR, LF or CRLF into CRLF.

@@ -292,7 +292,7 @@ func (r *rewriter) opaque(e *entity) (outPart, error) {
 	op := outPart{}
 	params := map[string]string{}
 	op.fields = append(op.fields, r.typeField(e, params))
-	if identityCTE(e.mi.cte) && isASCII(string(data)) && bareEOL(data) < 0 && !longLine(data) {
+	if identityCTE(e.mi.cte) && printableASCII(data) && bareEOL(data) < 0 && !longLine(data) {
 		op.body = data
 		op.fields = append(op.fields, field{"Content-Transfer-Encoding", "7bit"})
 	} else {
