@@ -14,7 +14,7 @@ import (
 	"listserv/mailstore"
 )
 
-// Default token lifetimes: join and leave confirmations 3 days, admin
+// Default token lifetimes: join, leave and erase confirmations 3 days, admin
 // approvals 14 days (Options.ConfirmTTL, Options.ApprovalTTL).
 const (
 	DefaultConfirmTTL  = 3 * 24 * time.Hour
@@ -170,6 +170,8 @@ func (s *Service) confirm(ctx context.Context, log *slog.Logger, t Target, msg *
 			return unavailable(err)
 		}
 		return s.send(notice{group: tok.Group, to: m.Addr, tmpl: "goodbye"})
+	case mailstore.TokErase:
+		return s.confirmErase(ctx, log, tok)
 	}
 	return nil
 }

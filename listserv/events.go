@@ -12,6 +12,9 @@ type Event struct {
 	UID uint64
 	// MemberID whose membership changed (MembershipChanged).
 	MemberID uint64
+	// UIDs of the posts removed from Group's archive (PostsRemoved), in
+	// order.
+	UIDs []uint64
 }
 
 // EventKind says what an Event is about.
@@ -27,6 +30,10 @@ const (
 	// HeldChanged: a post was held in Group (UID is the held post's id)
 	// or a held post was decided.
 	HeldChanged
+	// PostsRemoved: the posts UIDs were removed from Group's archive for
+	// good (a member's erasure, or the group's archive_days). Open
+	// sessions must expunge them; their UIDs are never given again.
+	PostsRemoved
 )
 
 type listeners struct {

@@ -79,7 +79,7 @@ func isCommand(line string) bool {
 		return false
 	}
 	switch f[0] {
-	case "help", "join", "leave", "password":
+	case "help", "join", "leave", "password", "erase":
 		return len(f) == 1
 	case "nomail", "self":
 		return len(f) == 2 && (f[1] == "on" || f[1] == "off")
@@ -124,6 +124,15 @@ func (s *Service) commands(ctx context.Context, log *slog.Logger, group string, 
 				return err
 			}
 			results = append(results, cmdResult{line, "If this address is a member, a confirmation is on its way."})
+			continue
+		case "erase":
+			// A former member may ask too: the confirmation goes to the
+			// address, and the answer is the same either way (the roster
+			// stays secret).
+			if err := s.eraseConfirmation(log, group, from); err != nil {
+				return err
+			}
+			results = append(results, cmdResult{line, "If this address is or was a member, a confirmation is on its way: your posts are erased only once you reply to it."})
 			continue
 		}
 		res, err := s.memberCommand(ctx, log, group, from, msg.From.Name, verb, f[1:])

@@ -152,6 +152,8 @@ var noticeKeys = map[string][]string{
 	"command_results":  {"Results"},
 	"confirm_join":     {"ConfirmAddress", "Expires"},
 	"confirm_leave":    {"ConfirmAddress", "Expires"},
+	"confirm_erase":    {"ConfirmAddress", "Expires"},
+	"erased":           {"Count", "Held"},
 	"goodbye":          {},
 	"held_admin":       {"Alias", "Reason", "ID", "Subject", "Text", "ApproveAddress", "RejectAddress", "DiscardAddress", "Expires"},
 	"held_author":      {"Subject", "Reason"},
@@ -175,7 +177,7 @@ func sampleData(name string) map[string]any {
 		"Requester": "someone@example.org", "Intro": "hello", "ApproveAddress": "a", "RejectAddress": "r",
 		"DiscardAddress": "d", "Subject": "s", "Reason": "moderated", "ID": "1", "Text": "t",
 		"What": "w", "Action": "approved", "By": "b", "Expired": true, "Admin": true, "Sender": "x@example.org",
-		"Results": []cmdResult{{"help", "sent"}},
+		"Results": []cmdResult{{"help", "sent"}}, "Count": 3, "Held": 1,
 	}
 	keys, ok := noticeKeys[name]
 	if !ok {

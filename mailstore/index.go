@@ -113,11 +113,31 @@ func (db *DB) PutTerms(group string, from, through uint64, terms map[string][]Po
 		if b.Sequence() != from {
 			return fmt.Errorf("terms indexed through %d, not %d: %w", b.Sequence(), from, ErrExists)
 		}
+		// A post erased after the indexer read its text gets no postings.
+		arch := gb.Bucket(bArchive)
+		live := map[uint64]bool{}
+		isLive := func(uid uint64) bool {
+			l, ok := live[uid]
+			if !ok {
+				l = arch.Get(u64(uid)) != nil
+				live[uid] = l
+			}
+			return l
+		}
 		for term, ps := range terms {
 			if len(term) > MaxTermLen || bytes.IndexByte([]byte(term), 0) >= 0 {
 				continue
 			}
-			if err := appendPostings(b, term, ps); err != nil {
+			kept := ps[:0:0]
+			for _, p := range ps {
+				if isLive(p.UID) {
+					kept = append(kept, p)
+				}
+			}
+			if len(kept) == 0 {
+				continue
+			}
+			if err := appendPostings(b, term, kept); err != nil {
 				return err
 			}
 		}

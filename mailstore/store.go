@@ -29,6 +29,32 @@
 // Writes go through one committer goroutine that merges concurrent
 // transactions into a single bbolt commit (group commit, see commit.go):
 // a caller returns only after its writes are fsynced.
+//
+// Every post records its author's member id (PostMeta.AuthorID), so a
+// member's posts can be found (PostsBy) and erased.
+//
+// # Erasure, retention and deleted bytes
+//
+// DeletePosts (erase.go) removes posts for good in one commit: the
+// message, its metadata, listing and searchable text, the term postings
+// that name it (a term left without postings goes too), the Message-ID
+// map entries that point at it, every member's flags on it and its
+// deliveries still queued. Archive UIDs are never reused: the archive
+// bucket's sequence is not rolled back. EraseHeldBy empties a member's
+// held posts.
+//
+// What stays on disk: bbolt does not overwrite a page it frees. Until the
+// page is reused for new data, the live file (listserv.db) may still hold
+// the bytes of a deleted post, of a used token or of a delivered notice,
+// readable by anyone who can read the file (the data directory is 0700
+// and the file 0600). Nothing in the store's API returns them, and
+// BackupFile copies live records only (bbolt's Compact), so a backup made
+// after an erasure does not hold the erased bytes. To purge them from the
+// live file too, compact it while no server runs (CompactFile, compact.go:
+// the same copy, put in place of the file), or stop the server and put a
+// fresh backup in its place. Copies outside the store are not reached:
+// mail already delivered to members, backups made before the erasure, the
+// file system's freed blocks, and the operating system's caches and swap.
 package mailstore
 
 import (

@@ -23,6 +23,7 @@ type TokenKind string
 const (
 	TokJoin        TokenKind = "join"         // requester confirms a join
 	TokLeave       TokenKind = "leave"        // member confirms leaving
+	TokErase       TokenKind = "erase"        // (former) member confirms erasing their posts
 	TokApproveJoin TokenKind = "approve-join" // admin approves a pending member
 	TokRejectJoin  TokenKind = "reject-join"  // admin rejects a pending member
 	TokApprovePost TokenKind = "approve-post" // admin approves a held post

@@ -101,6 +101,7 @@ func Parse(args []string) (Action, error) {
 		"member pending": memberPending,
 		"member approve": memberDecide(true),
 		"member reject":  memberDecide(false),
+		"member erase":   memberErase,
 		"held list":      heldList,
 		"held approve":   heldDecide(true),
 		"held reject":    heldDecide(false),
@@ -265,4 +266,36 @@ func backup(args []string) (Action, error) {
 		fmt.Fprintf(out, "wrote %s (%d bytes)\n", pos[0], n)
 		return nil
 	}, nil
+}
+
+func memberErase(args []string) (Action, error) {
+	pos, err := parse(flag.NewFlagSet("member erase", flag.ContinueOnError), args, 2, "GROUP ADDR|ALIAS")
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, svc *listserv.Service, out io.Writer) error {
+		res, err := svc.EraseMember(ctx, pos[0], pos[1])
+		if errors.Is(err, mailstore.ErrNotFound) {
+			if _, gerr := svc.Store().Group(strings.ToLower(pos[0])); gerr != nil {
+				return gerr
+			}
+			return fmt.Errorf("%s is not and never was a member of %s", pos[1], pos[0])
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "erased %d %s", res.Posts, plural(res.Posts, "post", "posts"))
+		if res.Held > 0 {
+			fmt.Fprintf(out, " and %d held %s", res.Held, plural(res.Held, "post", "posts"))
+		}
+		fmt.Fprintln(out)
+		return nil
+	}, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -12,21 +12,28 @@ import (
 // archive is the in-memory state of one group's archive, shared by every
 // session that has it selected: the summary of every post (UID, size,
 // dates: what STATUS, sequence numbers and date or size searches need),
-// in UID order. It only grows (the archive is append-only), so a session
-// keeps just how many posts it has announced: sequence number n is
-// sums[n-1] in every session.
+// in UID order. New posts are appended; a removal (erasure, retention:
+// the PostsRemoved event) replaces the slice with a new one and counts
+// an epoch. A session keeps the slice it announced (selected.view): while
+// the epoch is the one it saw, that slice is a prefix of sums; after a
+// removal it compares the two and sends EXPUNGE for what is gone.
 type archive struct {
 	srv         *Server
 	group       string
 	uidValidity uint32
-	search      *msgindex.Searcher
 
 	mu      sync.RWMutex
+	search  *msgindex.Searcher // replaced at each removal (its vocabulary holds the removed posts' words)
 	sums    []mailstore.Summary
 	size    int64
 	lastUID uint64        // the highest UID the store ever gave
-	grown   chan struct{} // closed (and replaced) when sums grows
+	epoch   uint64        // counts removals
+	grown   chan struct{} // closed (and replaced) when sums grows or shrinks
 	kicks   chan struct{}
+
+	// removed holds the UIDs of PostsRemoved events not yet applied.
+	rmu     sync.Mutex
+	removed []uint64
 }
 
 // archive returns group's archive state, loading it on first use.
@@ -76,6 +83,58 @@ func (s *Server) current(group string) (*archive, error) {
 	return a, a.refresh()
 }
 
+// remove notes posts removed from the store, and has them dropped
+// without waiting (called from the PostsRemoved event).
+func (a *archive) remove(uids []uint64) {
+	a.rmu.Lock()
+	a.removed = append(a.removed, uids...)
+	a.rmu.Unlock()
+	a.kick()
+}
+
+// applyRemovals drops the posts removed since the last call. Callers
+// hold a.mu.
+func (a *archive) applyRemovals() {
+	a.rmu.Lock()
+	uids := a.removed
+	a.removed = nil
+	a.rmu.Unlock()
+	if len(uids) == 0 {
+		return
+	}
+	dead := make(map[uint64]bool, len(uids))
+	for _, u := range uids {
+		dead[u] = true
+	}
+	kept := make([]mailstore.Summary, 0, len(a.sums))
+	for _, s := range a.sums {
+		if dead[s.UID] {
+			a.size -= int64(s.Size)
+			continue
+		}
+		kept = append(kept, s)
+	}
+	// The searcher's vocabulary lists every word it saw, the removed
+	// posts' too: start a new one (built from the store's index, which
+	// no longer holds them, at the next search).
+	a.search = msgindex.NewSearcher(a.srv.db, a.group)
+	a.srv.forgetFlags(a.group, uids)
+	if len(kept) == len(a.sums) {
+		return
+	}
+	a.sums = kept[:len(kept):len(kept)]
+	a.epoch++
+	close(a.grown)
+	a.grown = make(chan struct{})
+}
+
+// searcher returns the current searcher.
+func (a *archive) searcher() *msgindex.Searcher {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.search
+}
+
 // kick asks for a refresh without waiting (called from event listeners).
 func (a *archive) kick() {
 	select {
@@ -116,11 +175,13 @@ func (a *archive) run() {
 	}
 }
 
-// refresh appends the posts archived since the last refresh, indexing
-// first any that were archived without an index.
+// refresh drops the posts removed and appends the posts archived since
+// the last refresh, indexing first any that were archived without an
+// index.
 func (a *archive) refresh() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.applyRemovals()
 	for {
 		var (
 			fresh   []mailstore.Summary
@@ -167,12 +228,18 @@ func (a *archive) lastSeen() uint64 {
 	return a.sums[len(a.sums)-1].UID
 }
 
-// view returns the first n summaries (n ≤ count) and the channel closed at
-// the next growth.
+// view returns the summaries and the channel closed at the next change.
 func (a *archive) view() ([]mailstore.Summary, <-chan struct{}) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.sums[:len(a.sums):len(a.sums)], a.grown
+}
+
+// snapshot returns the summaries and the epoch they belong to.
+func (a *archive) snapshot() ([]mailstore.Summary, uint64) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.sums[:len(a.sums):len(a.sums)], a.epoch
 }
 
 // stats returns the post count, total size and next UID.

@@ -40,14 +40,25 @@
 //
 // # What may change
 //
-// The archive is read-only: APPEND, COPY, MOVE, EXPUNGE (UID EXPUNGE),
-// CREATE, DELETE and RENAME answer NO [CANNOT] and change nothing. Only
-// flags change, per member, persisted in the store: \Seen, \Flagged,
-// \Answered and keywords. \Deleted and \Draft are refused (STORE answers
-// NO and changes nothing), since nothing can be expunged. A non-PEEK body
-// FETCH sets \Seen after SELECT, not after EXAMINE; STORE after EXAMINE
-// answers NO. CLOSE expunges nothing. Two sessions of the same member see
-// each other's flag changes as untagged FETCH responses.
+// The archive is read-only to clients: APPEND, COPY, MOVE, EXPUNGE (UID
+// EXPUNGE), CREATE, DELETE and RENAME answer NO [CANNOT] and change
+// nothing. Only flags change, per member, persisted in the store: \Seen,
+// \Flagged, \Answered and keywords. \Deleted and \Draft are refused
+// (STORE answers NO and changes nothing), since no client can expunge. A
+// non-PEEK body FETCH sets \Seen after SELECT, not after EXAMINE; STORE
+// after EXAMINE answers NO. CLOSE expunges nothing. Two sessions of the
+// same member see each other's flag changes as untagged FETCH responses.
+//
+// Only the service removes posts: a member's erasure of their posts, and
+// the group's archive_days (the PostsRemoved event, after the commit). A
+// session that has the archive selected gets one EXPUNGE per removed post
+// it knew of, highest sequence number first (each number is right when
+// the client reads it), at its next command that allows EXPUNGE (not
+// during FETCH, STORE or SEARCH) or at once in IDLE. Until then FETCH of a
+// removed post returns nothing for it and text searches do not find it.
+// UIDNEXT does not change and removed UIDs are never given again. Posts
+// removed by another process (a stopped-data-dir admin command while no
+// server runs) are simply absent at the next start.
 //
 // # Capabilities
 //
@@ -65,8 +76,10 @@
 // dates) and searchable text are computed once when it is archived, so
 // FETCH and SEARCH never parse a message: sections are cut out of the
 // stored bytes. Each group's summaries (UID, size, dates) are held in
-// memory, shared by its sessions and extended after each PostArchived
-// event; a member's flags likewise while they have the group selected.
+// memory, shared by its sessions, extended after each PostArchived event
+// and shrunk after each PostsRemoved event (the search vocabulary is then
+// rebuilt, so that no removed post's word stays in memory); a member's
+// flags likewise while they have the group selected.
 // FETCH reads the store in short transactions of a few dozen posts and
 // writes outside them. The term index that SEARCH uses is brought up to
 // date in the background, half a second after new posts (and for every

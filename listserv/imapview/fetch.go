@@ -99,8 +99,7 @@ func (sel *selected) sums() []mailstore.Summary {
 	if sel.arch == nil {
 		return nil
 	}
-	all, _ := sel.arch.view()
-	return all[:sel.n]
+	return sel.view
 }
 
 // markSeen sets \Seen, before the data is sent, on the posts a non-PEEK
@@ -140,6 +139,9 @@ func (s *session) load(sel *selected, sums []mailstore.Summary, pos []int, plan 
 		for _, p := range pos {
 			it := item{seq: uint32(p + 1), sum: sums[p]}
 			uid := it.sum.UID
+			if tx.Raw(uid) == nil {
+				continue // removed (erasure, retention), not expunged yet
+			}
 			var err error
 			switch {
 			case plan.listing:

@@ -1,6 +1,7 @@
 package imapview
 
 import (
+	"errors"
 	"sort"
 	"sync"
 
@@ -86,14 +87,30 @@ func (b *flagBook) pos() (int, <-chan struct{}) {
 }
 
 // set persists changes (UID → new flags), then applies them and logs
-// them as made by src.
+// them as made by src. A post removed from the archive (erasure,
+// retention) that the client still sees until its EXPUNGE keeps no
+// flags: it is dropped from changes.
 func (b *flagBook) set(changes map[uint64]mailstore.Flags, src *session) error {
 	if len(changes) == 0 {
 		return nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.srv.db.SetFlags(b.key.group, b.key.member, changes); err != nil {
+	err := b.srv.db.SetFlags(b.key.group, b.key.member, changes)
+	if errors.Is(err, mailstore.ErrNotFound) {
+		err = b.srv.db.ReadArchive(b.key.group, func(tx *mailstore.ArchiveTx) error {
+			for uid := range changes {
+				if tx.Raw(uid) == nil {
+					delete(changes, uid)
+				}
+			}
+			return nil
+		})
+		if err == nil && len(changes) > 0 {
+			err = b.srv.db.SetFlags(b.key.group, b.key.member, changes)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	uids := make([]uint64, 0, len(changes))
@@ -165,4 +182,24 @@ func (b *flagBook) unseen(sums []mailstore.Summary) (n int, first int) {
 		}
 	}
 	return n, first
+}
+
+// forgetFlags drops removed posts from the loaded flag books of group
+// (the store dropped them in the same commit as the posts).
+func (s *Server) forgetFlags(group string, uids []uint64) {
+	s.mu.Lock()
+	var books []*flagBook
+	for k, b := range s.books {
+		if k.group == group {
+			books = append(books, b)
+		}
+	}
+	s.mu.Unlock()
+	for _, b := range books {
+		b.mu.Lock()
+		for _, u := range uids {
+			delete(b.flags, u)
+		}
+		b.mu.Unlock()
+	}
 }

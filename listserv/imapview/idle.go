@@ -1,6 +1,8 @@
 package imapview
 
 import (
+	"sort"
+
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 )
@@ -27,11 +29,8 @@ func (s *session) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if sel.held != nil {
 		return pollHeld(w, sel, allowExpunge)
 	}
-	if sums, _ := sel.arch.view(); len(sums) > sel.n {
-		if err := w.WriteNumMessages(uint32(len(sums))); err != nil {
-			return err
-		}
-		sel.n = len(sums)
+	if err := pollArchive(w, sel, allowExpunge); err != nil {
+		return err
 	}
 	sums := sel.sums()
 	for _, uid := range sel.book.since(&sel.at, s) {
@@ -72,4 +71,49 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		case <-s.wake:
 		}
 	}
+}
+
+// pollArchive brings the client's view of the archive up to date: EXISTS
+// for new posts and, after a removal (erasure or retention), EXPUNGE for
+// each post of its view that is gone, highest sequence number first, so
+// that each number is still right when the client reads it. Where EXPUNGE
+// may not be sent (during FETCH, STORE, SEARCH) the view keeps the
+// removed posts (FETCH of them returns nothing, a text search does not
+// find them) and only gains the new ones.
+func pollArchive(w *imapserver.UpdateWriter, sel *selected, allowExpunge bool) error {
+	cur, epoch := sel.arch.snapshot()
+	view := sel.view
+	if epoch == sel.epoch {
+		// No removal since view was taken: it is a prefix of cur.
+		if len(cur) > len(view) {
+			sel.view = cur
+			return w.WriteNumMessages(uint32(len(cur)))
+		}
+		return nil
+	}
+	var top uint64
+	if len(view) > 0 {
+		top = view[len(view)-1].UID
+	}
+	fresh := sort.Search(len(cur), func(i int) bool { return cur[i].UID > top })
+	if !allowExpunge {
+		if fresh < len(cur) {
+			sel.view = append(view[:len(view):len(view)], cur[fresh:]...)
+			return w.WriteNumMessages(uint32(len(sel.view)))
+		}
+		return nil
+	}
+	for i := len(view) - 1; i >= 0; i-- {
+		if _, ok := position(cur, view[i].UID); !ok {
+			if err := w.WriteExpunge(uint32(i + 1)); err != nil {
+				return err
+			}
+		}
+	}
+	// The client now holds cur's posts up to top, and nothing else.
+	sel.view, sel.epoch = cur, epoch
+	if fresh < len(cur) {
+		return w.WriteNumMessages(uint32(len(cur)))
+	}
+	return nil
 }

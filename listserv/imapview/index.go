@@ -43,10 +43,13 @@ func (s *Server) backfill(group string, uids []uint64) error {
 		default:
 		}
 		raw, meta, err := s.db.ArchivedPost(group, uid)
+		if errors.Is(err, mailstore.ErrNotFound) {
+			continue // removed meanwhile (erasure, retention)
+		}
 		if err != nil {
 			return err
 		}
-		if err := s.db.PutIndex(group, uid, msgindex.Build(raw, meta.Date)); err != nil {
+		if err := s.db.PutIndex(group, uid, msgindex.Build(raw, meta.Date)); err != nil && !errors.Is(err, mailstore.ErrNotFound) {
 			return err
 		}
 	}

@@ -142,11 +142,11 @@ func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectDat
 		if sel.book, err = s.srv.book(b.group, b.member.ID); err != nil {
 			return nil, unavailable()
 		}
-		sums, _ := sel.arch.view()
+		sums, epoch := sel.arch.snapshot()
 		_, _, uidNext := sel.arch.stats()
-		sel.n = len(sums)
+		sel.view, sel.epoch = sums, epoch
 		sel.at, _ = sel.book.pos()
-		data.NumMessages = uint32(sel.n)
+		data.NumMessages = uint32(len(sums))
 		data.UIDNext = imap.UID(uidNext)
 		_, first := sel.book.unseen(sums)
 		data.FirstUnseenSeqNum = uint32(first)
@@ -347,7 +347,7 @@ func (s *session) Copy(imap.NumSet, string) (*imap.CopyData, error) {
 	return nil, errReadOnly
 }
 
-// Move is refused: the archive keeps every post.
+// Move is refused: the archive is read-only.
 func (s *session) Move(*imapserver.MoveWriter, imap.NumSet, string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -370,5 +370,5 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, _ *imap.UIDSet) error {
 	if _, err := s.selection(); err != nil {
 		return err
 	}
-	return cannot("The archive keeps every post: nothing can be expunged")
+	return cannot("The archive is read-only: posts cannot be expunged by a client")
 }

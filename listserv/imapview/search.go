@@ -254,7 +254,7 @@ func (ev *evaluator) text(h hits, q msgindex.Query) error {
 	if !some {
 		return nil
 	}
-	uids, err := ev.sel.arch.search.Match(q)
+	uids, err := ev.sel.arch.searcher().Match(q)
 	if err != nil {
 		return unavailable()
 	}

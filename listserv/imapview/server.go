@@ -228,6 +228,10 @@ func (s *Server) onEvent(e listserv.Event) {
 		if a := s.archives[e.Group]; a != nil {
 			a.kick()
 		}
+	case listserv.PostsRemoved:
+		if a := s.archives[e.Group]; a != nil {
+			a.remove(e.UIDs)
+		}
 	case listserv.HeldChanged:
 		if h := s.helds[e.Group]; h != nil {
 			h.kick()

@@ -35,8 +35,12 @@ type selected struct {
 	readOnly bool
 	arch     *archive  // the group's archive; nil for INBOX and Held
 	book     *flagBook // nil for INBOX and Held
-	n        int       // posts announced to the client (EXISTS)
-	at       int       // position in book's change log
+	// view is the archive's posts as the client knows them (sequence
+	// number n is view[n-1]); epoch is the archive's removal epoch that
+	// view was taken in (see archive).
+	view  []mailstore.Summary
+	epoch uint64
+	at    int // position in book's change log
 
 	// A Held mailbox: the shared state, and the posts the client was
 	// told of (decided ones stay until EXPUNGE may be sent), with their

@@ -139,13 +139,17 @@ func newService(cfg config.Config, store *mailstore.DB, log *slog.Logger, res se
 }
 
 // maintain runs the service's periodic work (expiring held posts, purging
-// old tokens) until ctx ends.
+// old tokens, purging posts older than their group's archive_days) until
+// ctx ends.
 func maintain(ctx context.Context, svc *listserv.Service, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
 		if err := svc.ExpireHeld(ctx); err != nil {
 			log.Error("maintenance failed", "err", err)
+		}
+		if _, err := svc.PurgeArchives(ctx); err != nil && ctx.Err() == nil {
+			log.Error("archive retention failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
