@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"listserv/listserv/anon"
 	"listserv/mailstore"
@@ -215,11 +216,16 @@ func (s *Service) storeErr(err error, notFound string) error {
 // and the archive get these same bytes (VERP lives in the envelope), so
 // a post is signed once whatever its fan-out.
 func (s *Service) anonymizePost(group string, msg *anon.Message, m *mailstore.Member) (*mailstore.Post, error) {
+	return s.anonymizeAt(group, msg, m, s.now().UTC())
+}
+
+// anonymizeAt is anonymizePost with the copy's Date given (an imported
+// post keeps its own date).
+func (s *Service) anonymizeAt(group string, msg *anon.Message, m *mailstore.Member, now time.Time) (*mailstore.Post, error) {
 	refs, err := s.store.ResolveRefs(group, msg.CitedIDs())
 	if err != nil {
 		return nil, unavailable(err) // a store read failed: the sender retries
 	}
-	now := s.now().UTC()
 	id := s.newMessageID()
 	member, lookupErr := s.memberLookup(group)
 	out, err := anon.Anonymize(msg, anon.Params{

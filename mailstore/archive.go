@@ -28,6 +28,9 @@ type Post struct {
 	// Index is what reading the archive needs (listserv/msgindex); nil
 	// leaves the post to be indexed later (see Unindexed).
 	Index *PostIndex `json:"-"`
+	// NoDelivery archives the post without queueing any delivery (an
+	// imported archive).
+	NoDelivery bool `json:"-"`
 }
 
 // Committed tells what CommitPost stored.
@@ -93,6 +96,9 @@ func (db *DB) commitPostTx(tx *bolt.Tx, p Post, now time.Time) (Committed, error
 	q := tx.Bucket(bQueue)
 	members := gb.Bucket(bMembers)
 	for _, r := range db.roster(gb, p.Group) {
+		if p.NoDelivery {
+			break
+		}
 		if r.id == p.Meta.AuthorID && r.noSelf {
 			continue
 		}

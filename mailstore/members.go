@@ -59,7 +59,9 @@ func NormAddr(addr string) string { return strings.ToLower(strings.TrimSpace(add
 type AliasFunc func() (name, slug string, err error)
 
 // AddMember adds addr to group with state st and a fresh alias. It fails
-// with ErrExists if the address is already a (non-removed) member.
+// with ErrExists if the address is already a (non-removed) member. With
+// st Removed it records a former member (an imported post's author): the
+// alias is reserved, the address not indexed, so it can join later.
 func (db *DB) AddMember(group, addr string, st State, admin bool, alias AliasFunc) (Member, error) {
 	return db.addMember(group, Member{Addr: strings.TrimSpace(addr), State: st, Admin: admin}, alias)
 }
@@ -104,8 +106,10 @@ func (db *DB) addMember(group string, tmpl Member, alias AliasFunc) (Member, err
 			return err
 		}
 		id := u64(m.ID)
-		if err := gb.Bucket(bAddr).Put(key, id); err != nil {
-			return err
+		if m.State != Removed {
+			if err := gb.Bucket(bAddr).Put(key, id); err != nil {
+				return err
+			}
 		}
 		if err := aliases.Put([]byte(m.Slug), id); err != nil {
 			return err

@@ -128,9 +128,16 @@ func admin(cfg config.Config, args []string, stdout, stderr io.Writer) int {
 func absolutePaths(args []string) []string {
 	out := append([]string(nil), args...)
 	n := len(out)
-	if n == 2 && out[0] == "backup" {
-		if abs, err := filepath.Abs(out[1]); err == nil {
-			out[1] = abs
+	file := -1
+	switch {
+	case n == 2 && out[0] == "backup":
+		file = 1
+	case n == 4 && out[0] == "archive" && (out[1] == "export" || out[1] == "import"):
+		file = 3
+	}
+	if file >= 0 {
+		if abs, err := filepath.Abs(out[file]); err == nil {
+			out[file] = abs
 		}
 	}
 	return out

@@ -36,10 +36,15 @@ const Usage = `usage: listserv [-config FILE] COMMAND [ARGS]
   member approve GROUP ADDR
   member reject GROUP ADDR
   member remove GROUP ADDR
+  member erase GROUP ADDR|ALIAS           remove every post of that (former) member from
+                                          the archive for good; prints how many
   held list GROUP                         id, alias, date, status, subject
   held approve GROUP ID
   held reject GROUP ID
   backup FILE                             consistent copy of the database
+  archive export GROUP FILE               the archive as an mbox (already anonymized)
+  archive import GROUP FILE               anonymize an mbox into the archive, in date order,
+                                          threads kept, nothing delivered
   dkim keygen [-type rsa|ed25519] [-out FILE]
                                           write a DKIM key (RSA-2048 by default; -out
                                           defaults to dkim.key_file) and print its DNS record
@@ -86,7 +91,7 @@ func Parse(args []string) (Action, error) {
 		return nil, usageError{"no command"}
 	}
 	cmd, rest := args[0], args[1:]
-	if len(rest) > 0 && (cmd == "group" || cmd == "member" || cmd == "held") {
+	if len(rest) > 0 && (cmd == "group" || cmd == "member" || cmd == "held" || cmd == "archive") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	parsers := map[string]func([]string) (Action, error){
@@ -96,12 +101,14 @@ func Parse(args []string) (Action, error) {
 		"member add":     memberAdd,
 		"member list":    memberList,
 		"member remove":  memberRemove,
+		"member erase":   memberErase,
 		"backup":         backup,
+		"archive export": archiveExport,
+		"archive import": archiveImport,
 		"group set":      groupSet,
 		"member pending": memberPending,
 		"member approve": memberDecide(true),
 		"member reject":  memberDecide(false),
-		"member erase":   memberErase,
 		"held list":      heldList,
 		"held approve":   heldDecide(true),
 		"held reject":    heldDecide(false),

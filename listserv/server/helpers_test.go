@@ -73,6 +73,8 @@ func (b *lockedBuffer) String() string {
 type setup struct {
 	// sink delivers through a smtpsink smarthost instead of the outbox.
 	sink bool
+	// faults are the sink's (a slow or failing receiver).
+	faults smtpsink.Faults
 	// config changes the configuration before the start.
 	config func(*config.Config)
 	// resolver answers sender authentication's DNS (server.Options.Resolver).
@@ -112,7 +114,7 @@ func newEnv(t *testing.T, s setup) *env {
 		Resolver: s.resolver,
 	}
 	if s.sink {
-		sink, err := smtpsink.Start(smtpsink.Faults{})
+		sink, err := smtpsink.Start(s.faults)
 		if err != nil {
 			t.Fatal(err)
 		}
