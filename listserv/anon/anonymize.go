@@ -73,12 +73,11 @@ func Anonymize(m *Message, p Params) ([]byte, error) {
 		return nil, err
 	}
 	sc := newScrubber(m.From, p)
-	tp := &treeParser{}
-	top, err := tp.parseEntity(m.Header, m.Body, 0, false)
+	rw := newRewriter(p, sc)
+	top, err := rw.tp.parseEntity(m.Header, m.Body, 0, false)
 	if err != nil {
 		return nil, err
 	}
-	rw := newRewriter(p, sc)
 	rw.assignCIDs(top)
 	op, err := rw.rewrite(top, "")
 	if err != nil {

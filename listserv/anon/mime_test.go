@@ -218,3 +218,16 @@ func TestPreviewText(t *testing.T) {
 		t.Errorf("PreviewText(junk) = %q", got)
 	}
 }
+
+// Attached messages nested in attached messages are bounded like parts.
+func TestNestedMessagesLimited(t *testing.T) {
+	raw := "From: a@b.example\n" + strings.Repeat("Content-Type: message/rfc822\n\n", maxDepth+5) + "x\n"
+	if _, err := anonymizeString(t, raw); !errors.Is(err, ErrMalformed) {
+		t.Errorf("err = %v, want ErrMalformed", err)
+	}
+	// A few levels are fine.
+	raw = "From: a@b.example\n" + strings.Repeat("Content-Type: message/rfc822\n\n", 3) + "Subject: inner\n\nx\n"
+	if _, err := anonymizeString(t, raw); err != nil {
+		t.Errorf("3 levels: %v", err)
+	}
+}

@@ -32,6 +32,8 @@ type rewriter struct {
 	cids   map[string]string // original Content-ID → new one
 	serial int               // numbers boundaries and Content-IDs
 	seed   string            // hex digest of the new Message-ID
+	tp     treeParser        // counts parts across attached messages too
+	nested int               // attached messages being rewritten, nested
 }
 
 func newRewriter(p Params, sc *scrubber) *rewriter {
@@ -310,12 +312,19 @@ func (r *rewriter) message(e *entity) (outPart, error) {
 	if !identityCTE(e.mi.cte) {
 		return r.opaque(e)
 	}
+	// Attached messages count against the same limits as parts: an
+	// attachment nested in an attachment a thousand times is refused
+	// before it costs a thousand parses of the rest of the message.
+	r.nested++
+	defer func() { r.nested-- }()
+	if r.nested > maxDepth {
+		return outPart{}, malformed("attached messages nested deeper than %d levels", maxDepth)
+	}
 	h, body, err := splitPart(e.body)
 	if err != nil {
 		return outPart{}, err
 	}
-	tp := &treeParser{}
-	inner, err := tp.parseEntity(h, body, 0, false)
+	inner, err := r.tp.parseEntity(h, body, 0, false)
 	if err != nil {
 		return outPart{}, err
 	}
