@@ -25,6 +25,10 @@ type Envelope struct {
 	AuthUser string
 	// ConnID names the SMTP connection in logs.
 	ConnID string
+	// LMTP says the message came over LMTP from the front MTA: RemoteIP
+	// is then unset (the client is that MTA, not the sender), and the
+	// sender check may trust the front MTA's Authentication-Results.
+	LMTP bool
 }
 
 // SenderCheck decides whether a message may be attributed to the address
@@ -48,6 +52,12 @@ func (AcceptFrom) Check(context.Context, *Envelope, []byte, *anon.Message) error
 // and an *Error otherwise; nothing is stored when it returns an error.
 func (s *Service) Receive(ctx context.Context, env *Envelope, raw []byte) error {
 	log := s.log.With("conn", env.ConnID, "group", env.Target.Group)
+	if env.Target.Role == RoleBounce {
+		// Before anon.Parse: a bounce is read by its own, lenient parser
+		// (bounce.go) and always taken (250), so the remote MTA neither
+		// retries it nor bounces the bounce.
+		return s.receiveBounce(log, env, raw)
+	}
 	msg, err := anon.Parse(raw)
 	if err != nil {
 		log.Info("message refused", "reason", "malformed", "err", err)
@@ -66,11 +76,6 @@ func (s *Service) Receive(ctx context.Context, env *Envelope, raw []byte) error 
 		return s.private(ctx, log, env, raw, msg)
 	case RoleOwner:
 		return s.owner(ctx, log, env, raw, msg)
-	case RoleBounce:
-		// Bounce processing comes with the delivery work; until then a
-		// bounce is taken (so the remote MTA does not retry) and logged.
-		log.Info("bounce received and not yet processed")
-		return nil
 	}
 	// The command addresses answer by mail: never to a robot, a loop or
 	// a null sender (no backscatter, no vacation-responder loops).
@@ -163,6 +168,7 @@ func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw
 		log.Info("post refused", "reason", "cannot anonymize", "err", err)
 		return &Error{Kind: Malformed, Public: "message could not be relayed safely", Err: err}
 	}
+	s.noteMemberActivity(log, group, &m)
 	if reason := holdReason(&g, &m); reason != "" {
 		return s.hold(log, &g, &m, p, reason)
 	}

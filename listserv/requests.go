@@ -98,6 +98,7 @@ func (s *Service) commands(ctx context.Context, log *slog.Logger, group string, 
 	if !ok {
 		return nil
 	}
+	s.noteActivityFrom(log, group, from)
 	lines := commandLines(msg)
 	if len(lines) == 0 {
 		lines = []string{"help"}

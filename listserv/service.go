@@ -10,6 +10,10 @@
 // credentials (Envelope.AuthUser) is proven by them, and refused unless
 // its From is that address (AuthenticatedSender, submission.go).
 //
+// Bounces to the VERP envelope senders raise members' bounce scores;
+// past a threshold delivery of posts is suspended and the admins told
+// (bounce.go has the rules).
+//
 // It must never log or return to a sender a member's address, name or IP
 // address, nor a message body: logs name members by alias or id.
 package listserv
@@ -61,6 +65,9 @@ type Options struct {
 	// ConfirmTTL and ApprovalTTL are how long confirmation and approval
 	// tokens live; 0 means DefaultConfirmTTL and DefaultApprovalTTL.
 	ConfirmTTL, ApprovalTTL time.Duration
+	// Bounce are the bounce-scoring rules; zero fields mean the defaults
+	// (bounce.go).
+	Bounce BounceRules
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -89,6 +96,7 @@ type Service struct {
 	dummyHash          func() []byte
 
 	confirmTTL, approvalTTL time.Duration
+	bounce                  BounceRules
 }
 
 // New returns a Service over opts.Store.
@@ -150,6 +158,7 @@ func New(opts Options) (*Service, error) {
 	if s.approvalTTL <= 0 {
 		s.approvalTTL = DefaultApprovalTTL
 	}
+	s.bounce = opts.Bounce.withDefaults()
 	s.imapPort = portString(opts.IMAPPort)
 	if s.imapPort == "" {
 		s.imapPort = "143"

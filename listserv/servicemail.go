@@ -149,6 +149,8 @@ func (s *Service) sendWelcome(group string, m *mailstore.Member) error {
 var noticeKeys = map[string][]string{
 	"already_decided":  {"What", "Action", "By"},
 	"approval_request": {"Requester", "Intro", "ApproveAddress", "RejectAddress", "Expires"},
+	"bounce_probe":     {"Alias"},
+	"bounce_suspended": {"Alias", "Address", "Reason", "Score", "ProbeDays"},
 	"command_results":  {"Results"},
 	"confirm_join":     {"ConfirmAddress", "Expires"},
 	"confirm_leave":    {"ConfirmAddress", "Expires"},
@@ -177,6 +179,7 @@ func sampleData(name string) map[string]any {
 		"Requester": "someone@example.org", "Intro": "hello", "ApproveAddress": "a", "RejectAddress": "r",
 		"DiscardAddress": "d", "Subject": "s", "Reason": "moderated", "ID": "1", "Text": "t",
 		"What": "w", "Action": "approved", "By": "b", "Expired": true, "Admin": true, "Sender": "x@example.org",
+		"Address": "someone@example.org", "Score": "5", "ProbeDays": 7,
 		"Results": []cmdResult{{"help", "sent"}}, "Count": 3, "Held": 1,
 	}
 	keys, ok := noticeKeys[name]

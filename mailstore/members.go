@@ -40,10 +40,14 @@ type Member struct {
 	Intro string `json:"intro,omitempty"`
 	// Decided records who approved or rejected a join request.
 	Decided *Decision `json:"decided,omitempty"`
+	// Bounce is the member's record of bounced deliveries (bounce.go);
+	// absent from records of members who never bounced.
+	Bounce BounceState `json:"bounce,omitzero"`
 }
 
-// Receives reports whether the member gets posts.
-func (m *Member) Receives() bool { return m.State == Active }
+// Receives reports whether the member gets posts: active, and delivery
+// not suspended for bounces.
+func (m *Member) Receives() bool { return m.State == Active && !m.Bounce.Suspended }
 
 // CanPost reports whether the member's posts are accepted (a member with
 // nomail still posts).

@@ -102,28 +102,36 @@ func (db *DB) Enqueue(group string, raw []byte, rcpts []Recipient) error {
 	if len(rcpts) == 0 {
 		return nil
 	}
-	now := time.Now()
+	return db.update(func(tx *bolt.Tx) error {
+		_, err := spool(tx, group, raw, rcpts, time.Now())
+		return err
+	})
+}
+
+// spool stores raw and queues one delivery per recipient inside tx, and
+// returns the jobs' ids in the order of rcpts.
+func spool(tx *bolt.Tx, group string, raw []byte, rcpts []Recipient, now time.Time) ([]uint64, error) {
 	val := make([]byte, 4+len(raw))
 	be.PutUint32(val, uint32(len(rcpts)))
 	copy(val[4:], raw)
-	return db.update(func(tx *bolt.Tx) error {
-		sp := tx.Bucket(bSpool)
-		id, err := sp.NextSequence()
-		if err != nil {
-			return err
+	sp := tx.Bucket(bSpool)
+	id, err := sp.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	if err := sp.Put(u64(id), val); err != nil {
+		return nil, err
+	}
+	q := tx.Bucket(bQueue)
+	ids := make([]uint64, 0, len(rcpts))
+	for _, r := range rcpts {
+		j := Job{Due: now, Created: now, Ref: MsgRef{Group: group, Spool: id}, MemberID: r.MemberID, Rcpt: r.Addr}
+		if err := putJob(q, &j); err != nil {
+			return nil, err
 		}
-		if err := sp.Put(u64(id), val); err != nil {
-			return err
-		}
-		q := tx.Bucket(bQueue)
-		for _, r := range rcpts {
-			j := Job{Due: now, Created: now, Ref: MsgRef{Group: group, Spool: id}, MemberID: r.MemberID, Rcpt: r.Addr}
-			if err := putJob(q, &j); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+		ids = append(ids, j.ID)
+	}
+	return ids, nil
 }
 
 // Message returns the bytes a job sends.
@@ -265,6 +273,23 @@ func (db *DB) FailedJobs() ([]Job, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bFailed).ForEach(func(k, v []byte) error {
 			j, err := unmarshalJob(append(make([]byte, 8), k...), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// QueuedJobs lists the deliveries waiting in the queue, in due order (a
+// read for `listserv queue list`; the queue itself is not changed).
+func (db *DB) QueuedJobs() ([]Job, error) {
+	var out []Job
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bQueue).ForEach(func(k, v []byte) error {
+			j, err := unmarshalJob(k, v)
 			if err != nil {
 				return err
 			}

@@ -52,8 +52,12 @@ type Sink struct {
 }
 
 // Start serves on 127.0.0.1:0.
-func Start(f Faults) (*Sink, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func Start(f Faults) (*Sink, error) { return StartAt("127.0.0.1:0", f) }
+
+// StartAt serves on addr (e.g. "127.0.0.2:2525": several sinks on
+// loopback aliases sharing a port stand in for MX hosts).
+func StartAt(addr string, f Faults) (*Sink, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -36,12 +36,17 @@ const Usage = `usage: listserv [-config FILE] COMMAND [ARGS]
   member approve GROUP ADDR
   member reject GROUP ADDR
   member remove GROUP ADDR
+  member reactivate GROUP ADDR            resume delivery suspended for bounces
   member erase GROUP ADDR|ALIAS           remove every post of that (former) member from
                                           the archive for good; prints how many
   held list GROUP                         id, alias, date, status, subject
   held approve GROUP ID
   held reject GROUP ID
   backup FILE                             consistent copy of the database
+  queue list [-failed] [-addresses] [GROUP]
+                                          queued (or given-up) deliveries: id, group, member id,
+                                          alias, attempts, next attempt, last error code, age;
+                                          -addresses adds the address and the full error text
   archive export GROUP FILE               the archive as an mbox (already anonymized)
   archive import GROUP FILE               anonymize an mbox into the archive, in date order,
                                           threads kept, nothing delivered
@@ -91,7 +96,7 @@ func Parse(args []string) (Action, error) {
 		return nil, usageError{"no command"}
 	}
 	cmd, rest := args[0], args[1:]
-	if len(rest) > 0 && (cmd == "group" || cmd == "member" || cmd == "held" || cmd == "archive") {
+	if len(rest) > 0 && (cmd == "group" || cmd == "member" || cmd == "held" || cmd == "archive" || cmd == "queue") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	parsers := map[string]func([]string) (Action, error){
@@ -110,8 +115,11 @@ func Parse(args []string) (Action, error) {
 		"member approve": memberDecide(true),
 		"member reject":  memberDecide(false),
 		"held list":      heldList,
+		"queue list":     queueList,
 		"held approve":   heldDecide(true),
 		"held reject":    heldDecide(false),
+
+		"member reactivate": memberReactivate, // delivery suspended for bounces
 	}
 	if p, ok := parsers[cmd]; ok {
 		return p(rest)
@@ -232,7 +240,7 @@ func memberList(args []string) (Action, error) {
 			return err
 		}
 		for _, m := range members {
-			line := m.Addr + "\t" + m.Alias + "\t" + string(m.State)
+			line := m.Addr + "\t" + m.Alias + "\t" + m.ListState()
 			if m.Admin {
 				line += "\tadmin"
 			}
@@ -256,6 +264,24 @@ func memberRemove(args []string) (Action, error) {
 			return err
 		}
 		fmt.Fprintf(out, "removed %q\n", m.Alias)
+		return nil
+	}, nil
+}
+
+func memberReactivate(args []string) (Action, error) {
+	pos, err := parse(flag.NewFlagSet("member reactivate", flag.ContinueOnError), args, 2, "GROUP ADDR")
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, svc *listserv.Service, out io.Writer) error {
+		m, err := svc.ReactivateMember(ctx, pos[0], pos[1])
+		if errors.Is(err, mailstore.ErrNotFound) {
+			return fmt.Errorf("%s is not a member of %s", pos[1], pos[0])
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "delivery to %q resumed\n", m.Alias)
 		return nil
 	}, nil
 }

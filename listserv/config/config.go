@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/mail"
 	"os"
 	"strings"
@@ -52,6 +53,19 @@ type SMTP struct {
 	MaxErrorsPerConnection    int `toml:"max_errors_per_connection"`
 }
 
+// LMTPNetwork splits LMTPListen (the LMTP listener for a front MTA) into
+// a network for net.Listen and its address: "unix:/path" and "/path" are
+// a unix socket (created mode 0660), anything else is a TCP host:port.
+func (s SMTP) LMTPNetwork() (network, address string) {
+	if p, ok := strings.CutPrefix(s.LMTPListen, "unix:"); ok {
+		return "unix", p
+	}
+	if strings.HasPrefix(s.LMTPListen, "/") {
+		return "unix", s.LMTPListen
+	}
+	return "tcp", s.LMTPListen
+}
+
 // IMAP configures the archive listeners.
 type IMAP struct {
 	Listen    string `toml:"listen"`
@@ -80,12 +94,22 @@ type Delivery struct {
 	Workers int `toml:"workers"`
 	// MXPort is the port tried on MX hosts (tests only).
 	MXPort int `toml:"mx_port"`
+	// MaxPerDomain caps the connections the mx transport keeps open to
+	// one recipient domain, across all workers.
+	MaxPerDomain int `toml:"max_per_domain"`
 	// RetryInitial is the first retry delay; it doubles each attempt.
 	RetryInitial Duration `toml:"retry_initial"`
 	// RetryMax caps one retry delay.
 	RetryMax Duration `toml:"retry_max"`
 	// GiveUpAfter ends retries of a delivery this long after it was queued.
 	GiveUpAfter Duration `toml:"give_up_after"`
+	// BounceThreshold is the bounce score at which delivery to a member
+	// is suspended (a hard bounce scores 1, a soft one 0.5).
+	BounceThreshold int `toml:"bounce_threshold"`
+	// BounceResetDays: a score whose last bounce is older than this
+	// starts again from zero, and a suspended member is probed this long
+	// after the suspension.
+	BounceResetDays int `toml:"bounce_reset_days"`
 }
 
 // Auth configures who may post.
@@ -166,9 +190,13 @@ func Default() Config {
 			SmarthostTLS: "starttls",
 			Workers:      8,
 			MXPort:       25,
+			MaxPerDomain: 4,
 			RetryInitial: Duration{time.Minute},
 			RetryMax:     Duration{4 * time.Hour},
 			GiveUpAfter:  Duration{5 * 24 * time.Hour},
+
+			BounceThreshold: 5,
+			BounceResetDays: 7,
 		},
 		Auth: Auth{SenderAuth: "none", PasswordCost: 10},
 		Log:  Log{Level: "info", Format: "text"},
@@ -229,6 +257,18 @@ func (c *Config) Validate() error {
 	if c.SMTP.MaxConnectionsPerIP < 1 || c.SMTP.ConnectionsPerMinutePerIP < 1 || c.SMTP.MaxErrorsPerConnection < 1 {
 		bad("smtp.max_connections_per_ip, smtp.connections_per_minute_per_ip and smtp.max_errors_per_connection must be positive")
 	}
+	if c.SMTP.LMTPListen != "" {
+		if network, addr := c.SMTP.LMTPNetwork(); network == "unix" && addr == "" {
+			bad("smtp.lmtp_listen %q: the socket path is empty", c.SMTP.LMTPListen)
+		} else if network == "tcp" {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				bad("smtp.lmtp_listen %q: want host:port, unix:/path or /path", c.SMTP.LMTPListen)
+			}
+		}
+	}
+	if strings.ContainsAny(c.Auth.TrustedAuthservID, " \t;()\"\r\n") {
+		bad("auth.trusted_authserv_id %q is not an authserv-id (a host name, no spaces)", c.Auth.TrustedAuthservID)
+	}
 	switch c.Delivery.Transport {
 	case "outbox", "mx":
 	case "smarthost":
@@ -246,8 +286,20 @@ func (c *Config) Validate() error {
 	if c.Delivery.Workers < 1 || c.Delivery.Workers > 1024 {
 		bad("delivery.workers must be 1..1024")
 	}
+	if c.Delivery.MaxPerDomain < 1 {
+		bad("delivery.max_per_domain must be positive")
+	}
+	if c.Delivery.MXPort < 1 || c.Delivery.MXPort > 65535 {
+		bad("delivery.mx_port must be 1..65535")
+	}
 	if c.Delivery.RetryInitial.Duration <= 0 || c.Delivery.RetryMax.Duration < c.Delivery.RetryInitial.Duration {
 		bad("delivery.retry_initial must be positive and at most delivery.retry_max")
+	}
+	if c.Delivery.BounceThreshold < 1 || c.Delivery.BounceThreshold > 1000 {
+		bad("delivery.bounce_threshold must be 1..1000")
+	}
+	if c.Delivery.BounceResetDays < 1 || c.Delivery.BounceResetDays > 365 {
+		bad("delivery.bounce_reset_days must be 1..365")
 	}
 	switch c.Auth.SenderAuth {
 	case "none", "dmarc":

@@ -143,7 +143,7 @@ func TestRetriesAndFailures(t *testing.T) {
 	if !ok || domain != "lists.test" {
 		t.Fatalf("envelope sender %q", from)
 	}
-	if m, _, ok := ParseVERPToken(db.VERPKey(), token); !ok || m != 1 {
+	if m, _, ok := ParseVERPToken(db.VERPKey(), "g", token); !ok || m != 1 {
 		t.Fatalf("token %q: member %d ok %v", token, m, ok)
 	}
 	if strings.Contains(from, "ok") {
@@ -169,18 +169,21 @@ func TestGiveUpAfter(t *testing.T) {
 
 func TestVERPForgery(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	tok := VERPToken(key, 42, 9000)
-	if m, j, ok := ParseVERPToken(key, strings.ToUpper(tok)); !ok || m != 42 || j != 9000 {
+	tok := VERPToken(key, "recovery", 42, 9000)
+	if m, j, ok := ParseVERPToken(key, "Recovery", strings.ToUpper(tok)); !ok || m != 42 || j != 9000 {
 		t.Fatalf("parse = %d %d %v", m, j, ok)
 	}
 	bad := []byte(tok)
 	bad[0] ^= 1
 	for _, s := range []string{string(bad), tok[:len(tok)-1], "", "!!", tok + "a"} {
-		if _, _, ok := ParseVERPToken(key, s); ok {
+		if _, _, ok := ParseVERPToken(key, "recovery", s); ok {
 			t.Errorf("forged token %q accepted", s)
 		}
 	}
-	if _, _, ok := ParseVERPToken([]byte("other key"), tok); ok {
+	if _, _, ok := ParseVERPToken(key, "other-group", tok); ok {
+		t.Error("a token of one group accepted at another group's bounce address")
+	}
+	if _, _, ok := ParseVERPToken([]byte("other key"), "recovery", tok); ok {
 		t.Error("token accepted under another key")
 	}
 }

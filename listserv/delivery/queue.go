@@ -10,7 +10,29 @@
 // (RetryInitial doubling up to RetryMax) until GiveUpAfter; 5xx replies
 // fail at once. Both are recorded with the reason.
 //
-// It logs jobs by id, group and member id, never by address.
+// It logs jobs by id, group and member id, never by address. Each job's
+// last error is recorded with its codes first ("451 4.7.1 ..." for a
+// reply, "4.4.1 ..." for the transport's own verdict), which is what
+// `listserv queue list` shows.
+//
+// Transports:
+//   - Outbox (development) writes a Maildir per recipient.
+//   - Smarthost relays everything through one server (STARTTLS or
+//     implicit TLS, optional AUTH PLAIN).
+//   - MX delivers directly: it looks up the recipient domain's MX records
+//     (A/AAAA when there are none; a null MX fails at once, 5.1.10), tries
+//     the hosts in preference order (equal preferences shuffled), moving
+//     on after a refused connection or an error greeting, and uses
+//     STARTTLS whenever offered, opportunistically: an unverifiable
+//     certificate is accepted and a failed handshake is retried in clear.
+//     It keeps sessions open per recipient domain, shared by all workers
+//     and capped per domain (delivery.max_per_domain). Recipients are not
+//     grouped into one transaction per domain: every copy has its own
+//     VERP envelope sender, so each is its own transaction, and reusing
+//     the connection is what saves the round trips. Not implemented yet:
+//     MTA-STS and DANE (so TLS to MX hosts resists only passive
+//     eavesdropping), a cache of DNS answers or of hosts that failed,
+//     REQUIRETLS, and a cap per MX host shared by several domains.
 package delivery
 
 import (

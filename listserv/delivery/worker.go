@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,10 +34,40 @@ type Conn interface {
 	Close() error
 }
 
-// Permanent reports whether err means "never retry".
+// Permanent reports whether err means "never retry". A network or DNS
+// error (a net.Error) is never permanent, whatever its Temporary says: a
+// broken pipe or a refused connection is no verdict on the message.
 func Permanent(err error) bool {
 	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && !t.Temporary()
+	if !errors.As(err, &t) {
+		return false
+	}
+	if _, isNet := t.(net.Error); isNet {
+		return false
+	}
+	return !t.Temporary()
+}
+
+// selfRedialer is a Conn that handles its own broken connections (the
+// mx transport's pool): after a failed Send the worker neither closes it
+// nor retries the Send over a new one.
+type selfRedialer interface{ redialsItself() }
+
+// describe is the text recorded as a job's last error: a reply as
+// "451 4.3.0 text" (the codes first, as `queue list` shows them), any
+// other error as it reads.
+func describe(err error) string {
+	if se, ok := err.(*smtp.SMTPError); ok {
+		s := strconv.Itoa(se.Code)
+		if se.EnhancedCode != (smtp.EnhancedCode{}) && se.EnhancedCode != smtp.NoEnhancedCode {
+			s += fmt.Sprintf(" %d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+		}
+		if se.Message != "" {
+			s += " " + strings.ReplaceAll(se.Message, "\n", " ")
+		}
+		return s
+	}
+	return err.Error()
 }
 
 // maxIdle is how long a worker keeps an unused connection: servers close
@@ -106,15 +138,19 @@ func (q *Queue) attempt(ctx context.Context, wc *workerConn, j mailstore.Job) ma
 		if err == nil {
 			return mailstore.Result{Job: j, Outcome: mailstore.Delivered}
 		}
-		if rerr := wc.c.Reset(); rerr != nil || staleConn(err) {
+		stale := staleConn(err)
+		if _, ok := wc.c.(selfRedialer); ok {
+			stale = false
+		}
+		if rerr := wc.c.Reset(); rerr != nil || stale {
 			wc.c.Close()
 			wc.c = nil
 		}
 		if Permanent(err) {
 			q.log.Warn("delivery failed for good", "job", j.ID, "group", j.Ref.Group, "member", j.MemberID, "err", logSafe(err, j.Rcpt))
-			return mailstore.Result{Job: j, Outcome: mailstore.Failed, Err: err.Error()}
+			return mailstore.Result{Job: j, Outcome: mailstore.Failed, Err: describe(err)}
 		}
-		if !reused || try > 0 || !staleConn(err) {
+		if !reused || try > 0 || !stale {
 			return q.retry(j, err)
 		}
 	}
@@ -135,7 +171,7 @@ func (q *Queue) retry(j mailstore.Job, err error) mailstore.Result {
 	now := time.Now()
 	if now.Sub(j.Created) >= q.opts.GiveUpAfter {
 		q.log.Warn("delivery given up after retries", "job", j.ID, "group", j.Ref.Group, "member", j.MemberID, "attempts", j.Attempts+1, "err", logSafe(err, j.Rcpt))
-		return mailstore.Result{Job: j, Outcome: mailstore.Failed, Err: err.Error()}
+		return mailstore.Result{Job: j, Outcome: mailstore.Failed, Err: describe(err)}
 	}
 	delay := q.opts.RetryInitial
 	for i := 0; i < j.Attempts && delay < q.opts.RetryMax; i++ {
@@ -143,14 +179,19 @@ func (q *Queue) retry(j mailstore.Job, err error) mailstore.Result {
 	}
 	delay = min(delay, q.opts.RetryMax)
 	q.log.Info("delivery deferred", "job", j.ID, "group", j.Ref.Group, "member", j.MemberID, "attempt", j.Attempts+1, "retry_in", delay, "err", logSafe(err, j.Rcpt))
-	return mailstore.Result{Job: j, Outcome: mailstore.Retry, RetryAt: now.Add(delay), Err: err.Error()}
+	return mailstore.Result{Job: j, Outcome: mailstore.Retry, RetryAt: now.Add(delay), Err: describe(err)}
 }
 
 // logSafe renders a delivery error for the log. A remote reply often
 // quotes the recipient's address ("550 <x@y>: no such user"), so an SMTP
-// reply is logged by its codes alone, and any other text has the address
-// and its local part cut out.
+// reply is logged by its codes alone, an error of the mx transport by
+// its codes and the kind of its cause (never a host or IP address), and
+// any other text has the address and its local part cut out.
 func logSafe(err error, rcpt string) string {
+	var own interface{ logText() string }
+	if errors.As(err, &own) {
+		return own.logText()
+	}
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
 		return fmt.Sprintf("remote replied %d %d.%d.%d", se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])

@@ -10,7 +10,8 @@
 // aspf=s; read with go-msgauth/dmarc only when a pass aligns by
 // organizational domain alone). Alignment is required whatever DMARC
 // policy the From domain publishes, p=none included, and when it
-// publishes none.
+// publishes none. Over LMTP (behind a front MTA) SPF is not judged, and
+// the front MTA's Authentication-Results may be believed (authres.go).
 //
 // The package also owns the DNS the checks use (Resolver, NewResolver),
 // so that tests run offline and the operator can point the server at a
@@ -60,6 +61,10 @@ type Checker struct {
 	Resolver Resolver
 	// Timeout bounds the DNS work of one check; zero means 20 s.
 	Timeout time.Duration
+	// TrustedAuthservID names the front MTA whose Authentication-Results
+	// field is believed for mail that came over LMTP (authres.go); ""
+	// believes none.
+	TrustedAuthservID string
 }
 
 // New returns a Checker that asks r.
@@ -80,10 +85,18 @@ type Result struct {
 	SPF spf.Result
 	// Aligned is true when an aligned DKIM or SPF pass proves the sender.
 	Aligned bool
+	// AuthRes is what the trusted front MTA's Authentication-Results
+	// said, for LMTP mail with Checker.TrustedAuthservID set ("" when
+	// not consulted): "pass", "none", "untrusted" or "temperror".
+	AuthRes string
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("dkim=%s spf=%s aligned=%t", r.DKIM, r.SPF, r.Aligned)
+	s := fmt.Sprintf("dkim=%s spf=%s aligned=%t", r.DKIM, r.SPF, r.Aligned)
+	if r.AuthRes != "" {
+		s += " authres=" + r.AuthRes
+	}
+	return s
 }
 
 // Check implements listserv.SenderCheck: nil when msg.From is proven by
@@ -93,14 +106,47 @@ func (c *Checker) Check(ctx context.Context, env *listserv.Envelope, raw []byte,
 	if !ok {
 		return &listserv.Error{Kind: listserv.NotAllowed, Public: PublicFail, Err: errors.New("from=invalid (none, several or unparseable)")}
 	}
+	authRes := ""
+	if env != nil && env.LMTP {
+		// The client is the front MTA: its address says nothing about
+		// the sender, so SPF is not judged (Evaluate skips it without
+		// an IP); its Authentication-Results may be believed.
+		e := *env
+		e.RemoteIP = nil
+		env = &e
+		if c.TrustedAuthservID != "" {
+			authRes = c.authResults(ctx, fromDomain, msg)
+			if authRes == "pass" {
+				return nil
+			}
+		}
+	}
 	res, err := c.Evaluate(ctx, fromDomain, env, raw)
+	res.AuthRes = authRes
 	switch {
-	case err != nil:
+	case err != nil, authRes == "temperror" && !res.Aligned:
 		return &listserv.Error{Kind: listserv.Unavailable, Public: PublicTemp, Err: errors.New(res.String())}
 	case !res.Aligned:
 		return &listserv.Error{Kind: listserv.NotAllowed, Public: PublicFail, Err: errors.New(res.String())}
 	}
 	return nil
+}
+
+// authResults evaluates the topmost Authentication-Results field of msg
+// (authres.go).
+func (c *Checker) authResults(ctx context.Context, fromDomain string, msg *anon.Message) string {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 20 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r := c.Resolver
+	if r == nil {
+		r = NewResolver("")
+	}
+	m := &modeLookup{ctx: ctx, r: r, from: fromDomain}
+	return trustedAuthResults(msg.Header.Values("Authentication-Results"), c.TrustedAuthservID, fromDomain, m)
 }
 
 // ErrTemporary is returned by Evaluate when no aligned pass was found and

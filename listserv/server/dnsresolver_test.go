@@ -15,22 +15,31 @@ import (
 	"listserv/listserv/config"
 )
 
-// dnsServer answers TXT queries from txt over UDP; every other name or
-// type gets NXDOMAIN. It counts the TXT queries it answered.
+// dnsServer answers TXT, MX and A queries from txt, mx and a over UDP;
+// a name in none of them gets NXDOMAIN, a known name asked for a type it
+// lacks an empty answer (NODATA). It counts the TXT queries it answered.
 type dnsServer struct {
 	conn net.PacketConn
 	txt  map[string][]string
+	mx   map[string][]*net.MX // Host "." is a null MX
+	a    map[string][]string  // IPv4 addresses
 	mu   sync.Mutex
 	hits map[string]int
 }
 
 func startDNS(t *testing.T, txt map[string][]string) *dnsServer {
 	t.Helper()
+	return serveDNS(t, &dnsServer{txt: txt})
+}
+
+// serveDNS serves s's records on 127.0.0.1.
+func serveDNS(t *testing.T, s *dnsServer) *dnsServer {
+	t.Helper()
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &dnsServer{conn: conn, txt: txt, hits: map[string]int{}}
+	s.conn, s.hits = conn, map[string]int{}
 	done := make(chan struct{})
 	go func() { defer close(done); s.serve() }()
 	t.Cleanup(func() { conn.Close(); <-done })
@@ -63,6 +72,9 @@ func (s *dnsServer) answer(q []byte) ([]byte, bool) {
 	question := qs[0]
 	name := strings.TrimSuffix(strings.ToLower(question.Name.String()), ".")
 	recs, found := s.txt[name]
+	mxs, isMX := s.mx[name]
+	addrs, isA := s.a[name]
+	found = found || isMX || isA
 	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
 	if !found {
 		rh.RCode = dnsmessage.RCodeNameError
@@ -84,6 +96,26 @@ func (s *dnsServer) answer(q []byte) ([]byte, bool) {
 			parts = append(parts, r)
 			rrh := dnsmessage.ResourceHeader{Name: question.Name, Type: dnsmessage.TypeTXT, Class: dnsmessage.ClassINET, TTL: 60}
 			if b.TXTResource(rrh, dnsmessage.TXTResource{TXT: parts}) != nil {
+				return nil, false
+			}
+		}
+	}
+	if question.Type == dnsmessage.TypeMX {
+		for _, mx := range mxs {
+			target, err := dnsmessage.NewName(strings.TrimSuffix(mx.Host, ".") + ".")
+			if err != nil {
+				return nil, false
+			}
+			rrh := dnsmessage.ResourceHeader{Name: question.Name, Type: dnsmessage.TypeMX, Class: dnsmessage.ClassINET, TTL: 60}
+			if b.MXResource(rrh, dnsmessage.MXResource{Pref: mx.Pref, MX: target}) != nil {
+				return nil, false
+			}
+		}
+	}
+	if question.Type == dnsmessage.TypeA {
+		for _, ip := range addrs {
+			rrh := dnsmessage.ResourceHeader{Name: question.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 60}
+			if b.AResource(rrh, dnsmessage.AResource{A: [4]byte(net.ParseIP(ip).To4())}) != nil {
 				return nil, false
 			}
 		}

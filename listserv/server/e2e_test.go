@@ -189,7 +189,7 @@ func TestPostEndToEnd(t *testing.T) {
 				if m == nil {
 					t.Errorf("copy to %s: envelope sender %q, want %s-bounces+TOKEN@%s", c.Rcpt, c.EnvFrom, testGroup, testDomain)
 				} else {
-					memberID, _, ok := delivery.ParseVERPToken(e.srv.Store.VERPKey(), m[1])
+					memberID, _, ok := delivery.ParseVERPToken(e.srv.Store.VERPKey(), testGroup, m[1])
 					if want := e.member(testGroup, c.Rcpt).ID; !ok || memberID != want {
 						t.Errorf("copy to %s: VERP token names member %d (valid %v), want %d", c.Rcpt, memberID, ok, want)
 					}

@@ -5,7 +5,8 @@
 // through Start, so tests exercise the same wiring an operator runs.
 // With smtp.submission_listen it also starts the submission port: a
 // second smtpin server in submission mode (AUTH with the archive
-// credentials, STARTTLS with the tls certificate).
+// credentials, STARTTLS with the tls certificate), and with
+// smtp.lmtp_listen an LMTP listener for a front MTA (lmtp.go).
 package server
 
 import (
@@ -39,8 +40,8 @@ type Options struct {
 	Transport delivery.Transport
 	// OnDelivery is called after each delivery outcome is recorded.
 	OnDelivery func(mailstore.Result)
-	// Resolver replaces the one dns.resolver names for sender
-	// authentication (tests: an offline fake).
+	// Resolver replaces the one dns.resolver names, for sender
+	// authentication and the mx transport (tests: an offline fake).
 	Resolver senderauth.Resolver
 }
 
@@ -55,6 +56,8 @@ type Server struct {
 	smtpAddr net.Addr
 	sub      *smtpin.Server // the submission port (nil when off)
 	subAddr  net.Addr
+	lmtp     *smtpin.Server // the LMTP listener (nil when off; lmtp.go)
+	lmtpAddr net.Addr
 	ctl      *control.Server
 	imap     *imapListeners
 	stop     context.CancelFunc
@@ -68,20 +71,28 @@ type Server struct {
 func Unavailable(cfg config.Config) error {
 	var errs []error
 	no := func(key string) { errs = append(errs, fmt.Errorf("%s is not available in this version", key)) }
-	if cfg.SMTP.LMTPListen != "" {
-		no("smtp.lmtp_listen")
-	}
-	if cfg.Delivery.Transport == "mx" {
-		no("delivery.transport = \"mx\"")
-	}
 	if cfg.Metrics.Listen != "" {
 		no("metrics.listen")
 	}
 	return errors.Join(errs...)
 }
 
-// NewTransport builds the configured delivery transport.
-func NewTransport(cfg config.Config) delivery.Transport {
+// NewTransport builds the configured delivery transport. The mx
+// transport asks res, or the resolver dns.resolver names when res is nil
+// (the same one sender authentication uses), and logs to log.
+func NewTransport(cfg config.Config, res delivery.MXResolver, log *slog.Logger) delivery.Transport {
+	if cfg.Delivery.Transport == "mx" {
+		if res == nil {
+			res = senderauth.NewResolver(cfg.DNS.Resolver)
+		}
+		return &delivery.MX{
+			Hostname:     cfg.Hostname,
+			Resolver:     res,
+			MaxPerDomain: cfg.Delivery.MaxPerDomain,
+			Port:         cfg.Delivery.MXPort,
+			Logger:       log,
+		}
+	}
 	if cfg.Delivery.Transport == "smarthost" {
 		return &delivery.Smarthost{
 			Addr:     cfg.Delivery.Smarthost,
@@ -110,7 +121,9 @@ func SenderCheck(cfg config.Config, res senderauth.Resolver) listserv.SenderChec
 	if res == nil {
 		res = senderauth.NewResolver(cfg.DNS.Resolver)
 	}
-	return senderauth.New(res)
+	c := senderauth.New(res)
+	c.TrustedAuthservID = cfg.Auth.TrustedAuthservID
+	return c
 }
 
 func newService(cfg config.Config, store *mailstore.DB, log *slog.Logger, res senderauth.Resolver) (*listserv.Service, error) {
@@ -135,12 +148,17 @@ func newService(cfg config.Config, store *mailstore.DB, log *slog.Logger, res se
 		Sender:       SenderCheck(cfg, res),
 		DKIM:         signer,
 		Logger:       log,
+		Bounce: listserv.BounceRules{
+			Threshold:  float64(cfg.Delivery.BounceThreshold),
+			ResetAfter: time.Duration(cfg.Delivery.BounceResetDays) * 24 * time.Hour,
+		},
 	})
 }
 
 // maintain runs the service's periodic work (expiring held posts, purging
-// old tokens, purging posts older than their group's archive_days) until
-// ctx ends.
+// old tokens, purging posts older than their group's archive_days,
+// probing members whose delivery is suspended for bounces) until ctx
+// ends.
 func maintain(ctx context.Context, svc *listserv.Service, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -150,6 +168,9 @@ func maintain(ctx context.Context, svc *listserv.Service, log *slog.Logger) {
 		}
 		if _, err := svc.PurgeArchives(ctx); err != nil && ctx.Err() == nil {
 			log.Error("archive retention failed", "err", err)
+		}
+		if err := svc.ProbeBouncing(ctx); err != nil && ctx.Err() == nil {
+			log.Error("bounce probes failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -205,7 +226,11 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 	}
 	tr := opts.Transport
 	if tr == nil {
-		tr = NewTransport(cfg)
+		var res delivery.MXResolver
+		if opts.Resolver != nil {
+			res = opts.Resolver
+		}
+		tr = NewTransport(cfg, res, log)
 	}
 	s.Queue = delivery.New(delivery.Options{
 		Store:        s.Store,
@@ -216,7 +241,12 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		RetryMax:     cfg.Delivery.RetryMax.Duration,
 		GiveUpAfter:  cfg.Delivery.GiveUpAfter.Duration,
 		Logger:       log,
-		OnResult:     opts.OnDelivery,
+		OnResult: func(r mailstore.Result) {
+			svc.DeliveryResult(r) // a bounce probe delivered reactivates its member
+			if opts.OnDelivery != nil {
+				opts.OnDelivery(r)
+			}
+		},
 	})
 	svc.SetWake(s.Queue.Wake)
 
@@ -249,10 +279,22 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		s.ctl.Close()
 		return err
 	}
+	lmtpLn, err := s.startLMTP(cfg)
+	if err != nil {
+		ln.Close()
+		if subLn != nil {
+			subLn.Close()
+		}
+		s.ctl.Close()
+		return err
+	}
 	if err := s.startIMAP(cfg); err != nil {
 		ln.Close()
 		if subLn != nil {
 			subLn.Close()
+		}
+		if lmtpLn != nil {
+			lmtpLn.Close()
 		}
 		s.ctl.Close()
 		return err
@@ -268,7 +310,11 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.errc <- s.sub.Serve(subLn) }()
 	}
-	log.Info("listserv serving", "smtp", s.smtpAddr.String(), "imap", s.IMAPAddr(), "imaps", s.IMAPTLSAddr(), "submission", s.SubmissionAddr(),
+	if lmtpLn != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.errc <- s.lmtp.Serve(lmtpLn) }()
+	}
+	log.Info("listserv serving", "smtp", s.smtpAddr.String(), "imap", s.IMAPAddr(), "imaps", s.IMAPTLSAddr(), "submission", s.SubmissionAddr(), "lmtp", s.LMTPAddr(),
 		"domain", cfg.Domain, "data_dir", cfg.DataDir, "transport", cfg.Delivery.Transport, "workers", cfg.Delivery.Workers)
 	return nil
 }
@@ -291,6 +337,7 @@ func (s *Server) Close() error {
 			s.smtp.Close()
 		}
 		s.shutdownSubmission(ctx)
+		s.shutdownLMTP(ctx)
 		s.ctl.Close()
 		s.closeIMAP()
 		s.stop()

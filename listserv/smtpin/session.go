@@ -24,8 +24,9 @@ type session struct {
 	from    string
 	hasFrom bool
 	target  *listserv.Target
-	tls     bool   // the connection is encrypted
-	user    string // the authenticated address (submission); never logged
+	rcpts   []lmtpRcpt // LMTP: every accepted RCPT, in order (lmtp.go)
+	tls     bool       // the connection is encrypted
+	user    string     // the authenticated address (submission); never logged
 
 	c       *smtp.Conn
 	conn    *connState // failures counted across the connection's sessions
@@ -34,7 +35,7 @@ type session struct {
 
 func (s *session) Reset() {
 	s.mu.Lock()
-	s.from, s.hasFrom, s.target = "", false, nil
+	s.from, s.hasFrom, s.target, s.rcpts = "", false, nil, nil
 	s.mu.Unlock()
 }
 
@@ -46,7 +47,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		s.mu.Unlock()
 		return s.refused("MAIL", errAuthRequired)
 	}
-	s.from, s.hasFrom, s.target = from, true, nil
+	s.from, s.hasFrom, s.target, s.rcpts = from, true, nil, nil
 	s.mu.Unlock()
 	return nil
 }
@@ -64,7 +65,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 func (s *session) rcpt(to string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.target != nil {
+	if s.target != nil && !s.srv.opts.LMTP {
 		return reply(&listserv.Error{Kind: listserv.TooManyRecipients, Public: "one group address per message, please send again for the others"})
 	}
 	t, err := s.srv.svc.Resolve(context.Background(), to)
@@ -73,6 +74,9 @@ func (s *session) rcpt(to string) error {
 		return reply(err)
 	}
 	s.target = &t
+	if s.srv.opts.LMTP {
+		s.rcpts = append(s.rcpts, lmtpRcpt{to: to, target: t})
+	}
 	return nil
 }
 

@@ -20,7 +20,8 @@
 // RCPT after the third, which makes guessing aliases slow. The per-member
 // posting rate (451 4.7.1) and the one recipient per transaction (452
 // 4.5.3) are the service's. Each limit is logged at info with the
-// connection id, its name and counts.
+// connection id, its name and counts. None of them applies to LMTP
+// (lmtp.go), whose client is the operator's own MTA.
 //
 // It never logs addresses, names, IPs, passwords or bodies: a connection
 // is named by a random id.
@@ -59,7 +60,9 @@ type Options struct {
 	MaxMessageBytes int64
 	// DataTimeout bounds a whole DATA transfer; 0 means 5 minutes.
 	DataTimeout time.Duration
-	// LMTP serves LMTP instead of SMTP.
+	// LMTP serves LMTP instead of SMTP (lmtp.go): several recipients per
+	// transaction with a reply each, and none of the abuse limits below
+	// (the client is a trusted MTA).
 	LMTP bool
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
@@ -130,6 +133,12 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.LMTP {
+		// The client is the front MTA (lmtp.go): it has limits of its
+		// own, and ours would throttle all mail at once.
+		opts.MaxConnectionsPerIP, opts.ConnectionsPerMinutePerIP = -1, -1
+		opts.MaxErrorsPerConnection, opts.TarpitDelay = -1, -1
+	}
 	def := func(v *int, d int) {
 		if *v == 0 {
 			*v = d
@@ -159,6 +168,9 @@ func New(opts Options) *Server {
 	}
 	srv.Domain = opts.Hostname
 	srv.LMTP = opts.LMTP
+	if opts.LMTP {
+		srv.MaxRecipients = MaxLMTPRecipients
+	}
 	srv.MaxMessageBytes = opts.MaxMessageBytes
 	srv.MaxLineLength = MaxLine + 2 // the limit counts CRLF
 	srv.ReadTimeout = opts.DataTimeout
@@ -169,7 +181,8 @@ func New(opts Options) *Server {
 }
 
 // Serve accepts connections on ln until Close. ln should be a TCP
-// listener: the per-IP limits count its connections.
+// listener: the per-IP limits count its connections (LMTP: a TCP or a
+// unix socket listener, no limits).
 func (s *Server) Serve(ln net.Listener) error {
 	ln = limitListener{Listener: ln, srv: s}
 	s.mu.Lock()
@@ -220,7 +233,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	var ip net.IP
-	if a, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
+	if a, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok && !s.opts.LMTP {
 		ip = a.IP
 	}
 	_, isTLS := c.TLSConnectionState()
