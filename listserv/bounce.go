@@ -184,6 +184,7 @@ func (s *Service) recordBounce(log *slog.Logger, group string, id, job uint64, r
 		"score", m.Bounce.Score, "threshold", s.bounce.Threshold, "suspended", m.Bounce.Suspended)
 	if out.suspended {
 		log.Warn("delivery suspended for bounces", "status", rep.status, "score", m.Bounce.Score)
+		s.emit(Event{Kind: MemberSuspended, Group: group, MemberID: m.ID})
 		s.noticeSuspended(log, group, &m)
 	}
 	return nil

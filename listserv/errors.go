@@ -29,6 +29,25 @@ const (
 	TooManyRecipients
 )
 
+// String names the kind in a word, for metrics labels and logs.
+func (k Kind) String() string {
+	switch k {
+	case NoSuchRecipient:
+		return "no_such_recipient"
+	case NotAllowed:
+		return "not_allowed"
+	case Malformed:
+		return "malformed"
+	case TooLarge:
+		return "too_large"
+	case RateLimited:
+		return "rate_limited"
+	case TooManyRecipients:
+		return "too_many_recipients"
+	}
+	return "unavailable"
+}
+
 // Error is a refusal with a text safe to show the sender (never an
 // address, a roster fact or an internal detail) and a cause for the log.
 type Error struct {

@@ -10,7 +10,8 @@ type Event struct {
 	// UID of the archived post (PostArchived), or the held post's id
 	// (HeldChanged).
 	UID uint64
-	// MemberID whose membership changed (MembershipChanged).
+	// MemberID whose membership changed (MembershipChanged,
+	// MemberSuspended).
 	MemberID uint64
 	// UIDs of the posts removed from Group's archive (PostsRemoved), in
 	// order.
@@ -34,6 +35,11 @@ const (
 	// good (a member's erasure, or the group's archive_days). Open
 	// sessions must expunge them; their UIDs are never given again.
 	PostsRemoved
+	// PostHeld: a post was held in Group for an admin (UID is the held
+	// post's id); HeldChanged is emitted too. For counting.
+	PostHeld
+	// MemberSuspended: delivery to MemberID was suspended for bounces.
+	MemberSuspended
 )
 
 type listeners struct {

@@ -48,6 +48,7 @@ func (s *Service) hold(log *slog.Logger, g *mailstore.Group, m *mailstore.Member
 	h.ID = id
 	log.Info("post held", "held", id, "reason", reason, "message_id", p.Meta.MessageID)
 	s.emit(Event{Kind: HeldChanged, Group: g.Name, UID: id})
+	s.emit(Event{Kind: PostHeld, Group: g.Name, UID: id})
 	yes, no, drop := newToken(), newToken(), newToken()
 	toks := make([]mailstore.Token, 3)
 	for i, k := range []mailstore.TokenKind{mailstore.TokApprovePost, mailstore.TokRejectPost, mailstore.TokDiscardPost} {

@@ -218,6 +218,13 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 	return sess, nil, nil
 }
 
+// Sessions is the number of open IMAP sessions (for metrics).
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
 // onEvent is the service's event listener: it runs on the committing
 // goroutine, so it only flags and wakes.
 func (s *Server) onEvent(e listserv.Event) {

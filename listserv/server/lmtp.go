@@ -57,6 +57,7 @@ func (s *Server) startLMTP(cfg config.Config) (net.Listener, error) {
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
 		DataTimeout:     cfg.SMTP.DataTimeout.Duration,
 		Logger:          s.log.With("listener", "lmtp"),
+		OnRefused:       s.metrics.Refused,
 		LMTP:            true,
 	})
 	s.lmtpAddr = ln.Addr()

@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"listserv/listserv/config"
 	"listserv/listserv/control"
 	"listserv/listserv/delivery"
+	"listserv/listserv/metrics"
 	"listserv/listserv/senderauth"
 	"listserv/listserv/smtpin"
 	"listserv/mailstore"
@@ -51,30 +53,22 @@ type Server struct {
 	Service *listserv.Service
 	Queue   *delivery.Queue
 
-	log      *slog.Logger
-	smtp     *smtpin.Server
-	smtpAddr net.Addr
-	sub      *smtpin.Server // the submission port (nil when off)
-	subAddr  net.Addr
-	lmtp     *smtpin.Server // the LMTP listener (nil when off; lmtp.go)
-	lmtpAddr net.Addr
-	ctl      *control.Server
-	imap     *imapListeners
-	stop     context.CancelFunc
-	wg       sync.WaitGroup
-	errc     chan error
-	once     sync.Once
-}
-
-// Unavailable lists settings this version cannot honour: starting without
-// them would silently weaken what the operator asked for.
-func Unavailable(cfg config.Config) error {
-	var errs []error
-	no := func(key string) { errs = append(errs, fmt.Errorf("%s is not available in this version", key)) }
-	if cfg.Metrics.Listen != "" {
-		no("metrics.listen")
-	}
-	return errors.Join(errs...)
+	log         *slog.Logger
+	smtp        *smtpin.Server
+	smtpAddr    net.Addr
+	sub         *smtpin.Server // the submission port (nil when off)
+	subAddr     net.Addr
+	lmtp        *smtpin.Server // the LMTP listener (nil when off; lmtp.go)
+	lmtpAddr    net.Addr
+	metrics     *metrics.Metrics // always counting; served on metrics.listen (metrics.go)
+	httpm       *http.Server     // serves them (nil when metrics.listen is "")
+	metricsAddr net.Addr
+	ctl         *control.Server
+	imap        *imapListeners
+	stop        context.CancelFunc
+	wg          sync.WaitGroup
+	errc        chan error
+	once        sync.Once
 }
 
 // NewTransport builds the configured delivery transport. The mx
@@ -183,9 +177,6 @@ func maintain(ctx context.Context, svc *listserv.Service, log *slog.Logger) {
 // Start opens cfg.DataDir and starts serving. A data directory that
 // another process serves gives an error wrapping mailstore.ErrLocked.
 func Start(cfg config.Config, opts Options) (*Server, error) {
-	if err := Unavailable(cfg); err != nil {
-		return nil, err
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -221,6 +212,7 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		return err
 	}
 	s.Service = svc
+	s.metrics = s.newMetrics()
 	if err := svc.CheckTemplates(); err != nil {
 		return fmt.Errorf("templates: %w", err)
 	}
@@ -243,6 +235,7 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		Logger:       log,
 		OnResult: func(r mailstore.Result) {
 			svc.DeliveryResult(r) // a bounce probe delivered reactivates its member
+			s.metrics.Delivery(deliveryOutcome(r.Outcome))
 			if opts.OnDelivery != nil {
 				opts.OnDelivery(r)
 			}
@@ -261,6 +254,7 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
 		DataTimeout:     cfg.SMTP.DataTimeout.Duration,
 		Logger:          log,
+		OnRefused:       s.metrics.Refused,
 
 		MaxConnectionsPerIP:       cfg.SMTP.MaxConnectionsPerIP,
 		ConnectionsPerMinutePerIP: cfg.SMTP.ConnectionsPerMinutePerIP,
@@ -299,6 +293,20 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		s.ctl.Close()
 		return err
 	}
+	httpm, metricsLn, err := s.startMetrics(cfg)
+	if err != nil {
+		ln.Close()
+		if subLn != nil {
+			subLn.Close()
+		}
+		if lmtpLn != nil {
+			lmtpLn.Close()
+		}
+		s.ctl.Close()
+		s.closeIMAP()
+		return err
+	}
+	s.httpm = httpm
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.wg.Add(4)
@@ -314,7 +322,11 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.errc <- s.lmtp.Serve(lmtpLn) }()
 	}
-	log.Info("listserv serving", "smtp", s.smtpAddr.String(), "imap", s.IMAPAddr(), "imaps", s.IMAPTLSAddr(), "submission", s.SubmissionAddr(), "lmtp", s.LMTPAddr(),
+	if httpm != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.errc <- serveMetrics(httpm, metricsLn) }()
+	}
+	log.Info("listserv serving", "smtp", s.smtpAddr.String(), "imap", s.IMAPAddr(), "imaps", s.IMAPTLSAddr(), "submission", s.SubmissionAddr(), "lmtp", s.LMTPAddr(), "metrics", s.MetricsAddr(),
 		"domain", cfg.Domain, "data_dir", cfg.DataDir, "transport", cfg.Delivery.Transport, "workers", cfg.Delivery.Workers)
 	return nil
 }
@@ -338,6 +350,9 @@ func (s *Server) Close() error {
 		}
 		s.shutdownSubmission(ctx)
 		s.shutdownLMTP(ctx)
+		if s.httpm != nil {
+			s.httpm.Shutdown(ctx)
+		}
 		s.ctl.Close()
 		s.closeIMAP()
 		s.stop()

@@ -33,6 +33,7 @@ func (s *Server) startSubmission(cfg config.Config) (net.Listener, error) {
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
 		DataTimeout:     cfg.SMTP.DataTimeout.Duration,
 		Logger:          s.log.With("listener", "submission"),
+		OnRefused:       s.metrics.Refused,
 		Submission:      true,
 		TLS:             tlsConf,
 

@@ -74,7 +74,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 			if i > 0 {
 				msg = bytes.Clone(raw) // each Receive owns its bytes
 			}
-			err = reply(s.srv.svc.Receive(context.Background(), &env, msg))
+			err = s.srv.answer("data", s.srv.svc.Receive(context.Background(), &env, msg))
 			done[rc.target] = err
 			if err == nil {
 				accepted++

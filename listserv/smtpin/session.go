@@ -66,12 +66,12 @@ func (s *session) rcpt(to string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.target != nil && !s.srv.opts.LMTP {
-		return reply(&listserv.Error{Kind: listserv.TooManyRecipients, Public: "one group address per message, please send again for the others"})
+		return s.srv.answer("rcpt", &listserv.Error{Kind: listserv.TooManyRecipients, Public: "one group address per message, please send again for the others"})
 	}
 	t, err := s.srv.svc.Resolve(context.Background(), to)
 	if err != nil {
 		s.srv.log.Debug("recipient refused", "conn", s.id, "err", err)
-		return reply(err)
+		return s.srv.answer("rcpt", err)
 	}
 	s.target = &t
 	if s.srv.opts.LMTP {
@@ -103,7 +103,7 @@ func (s *session) data(r io.Reader) error {
 		s.srv.log.Info("message refused", "conn", s.id, "reason", "data", "reply", refusal.Error())
 		return refusal
 	}
-	return reply(s.srv.svc.Receive(context.Background(), env, raw))
+	return s.srv.answer("data", s.srv.svc.Receive(context.Background(), env, raw))
 }
 
 var errNoTransaction = &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "no transaction in progress"}
@@ -132,6 +132,20 @@ func dataReply(err error) error {
 		}
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "error reading the message, please try again"}
 	}
+}
+
+// answer is reply for a refusal at stage ("rcpt", "data"), counted
+// through Options.OnRefused.
+func (srv *Server) answer(stage string, err error) error {
+	r := reply(err)
+	if r != nil && srv.opts.OnRefused != nil {
+		kind := listserv.Unavailable
+		if le := (*listserv.Error)(nil); errors.As(err, &le) {
+			kind = le.Kind
+		}
+		srv.opts.OnRefused(stage, kind.String())
+	}
+	return r
 }
 
 // reply is the one place where the service's errors become SMTP replies.

@@ -66,6 +66,10 @@ type Options struct {
 	LMTP bool
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// OnRefused, if set, is told of every refusal the service's answers
+	// cause: the stage ("rcpt" or "data") and the reason (a
+	// listserv.Kind's name). For metrics; it must return quickly.
+	OnRefused func(stage, reason string)
 
 	// Submission serves the submission port: AUTH required before MAIL.
 	Submission bool
