@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"listserv/internal/dnstest"
 	"listserv/internal/smtpsink"
 	"listserv/listserv/config"
 )
@@ -34,15 +35,15 @@ func TestMXTransportDeliversToEveryMember(t *testing.T) {
 		sinks[ip] = s
 	}
 	const danAddr = "dan@nullmx.example"
-	dns := serveDNS(t, &dnsServer{
-		mx: map[string][]*net.MX{
+	dns := dnstest.Start(t, &dnstest.Server{
+		MX: map[string][]*net.MX{
 			// Alice's domain: the backup MX listens nowhere (127.0.0.5).
 			"example.org": {{Host: "mx2.example.org.", Pref: 20}, {Host: "mx1.example.org.", Pref: 10}},
 			// Bruno's: its first preference is down.
 			"example.net":    {{Host: "down.example.net.", Pref: 5}, {Host: "mx.example.net.", Pref: 10}},
 			"nullmx.example": {{Host: ".", Pref: 0}},
 		},
-		a: map[string][]string{
+		A: map[string][]string{
 			"mx1.example.org":  {"127.0.0.2"},
 			"mx2.example.org":  {"127.0.0.5"},
 			"down.example.net": {"127.0.0.6"},
@@ -56,7 +57,7 @@ func TestMXTransportDeliversToEveryMember(t *testing.T) {
 	e := newEnv(t, setup{config: func(c *config.Config) {
 		c.Delivery.Transport = "mx"
 		c.Delivery.MXPort = p
-		c.DNS.Resolver = dns.conn.LocalAddr().String()
+		c.DNS.Resolver = dns.Addr()
 	}})
 	// The log names no member's domain, let alone an address.
 	e.secret("example.net", "example.com", "nullmx.example") // example.org is in the list domain
