@@ -16,7 +16,6 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"listserv/internal/smtpsink"
 	"listserv/listserv"
 	"listserv/listserv/config"
 	"listserv/listserv/delivery"
@@ -34,7 +33,7 @@ const (
 // to a counting sink.
 type harness struct {
 	srv     *server.Server
-	sink    *smtpsink.Sink
+	sink    sink
 	members []string
 }
 
@@ -94,7 +93,7 @@ func newHarnessWith(tb testing.TB, members, workers int, tr delivery.Transport) 
 
 // newMembers creates group g with members and waits until done reports
 // that their welcomes are out.
-func newMembers(tb testing.TB, srv *server.Server, sk *smtpsink.Sink, members int, done func() bool) *harness {
+func newMembers(tb testing.TB, srv *server.Server, sk sink, members int, done func() bool) *harness {
 	tb.Helper()
 	ctx := context.Background()
 	if _, err := srv.Service.CreateGroup(ctx, listserv.GroupSpec{Name: group, JoinPolicy: "open"}); err != nil {
@@ -291,7 +290,7 @@ func (h *harness) fanout(n int, timeout time.Duration) (posting, total time.Dura
 
 // baseline sends n transactions of msg to sk over `conns` connections, no
 // store involved, and returns how long it took.
-func baseline(sk *smtpsink.Sink, conns, n int, msg []byte) (time.Duration, error) {
+func baseline(sk sink, conns, n int, msg []byte) (time.Duration, error) {
 	clients := make([]*smtp.Client, conns)
 	for i := range clients {
 		c, err := dial(sk.Addr())
@@ -324,14 +323,3 @@ func parallelEach(clients []*smtp.Client, fn func(*smtp.Client) error) error {
 	return parallel(len(clients), func() error { return fn(clients[i.Add(1)-1]) })
 }
 
-// startSink starts a counting sink that keeps no bytes (smtpsink with
-// Discard) and stops with the benchmark.
-func startSink(tb testing.TB) *smtpsink.Sink {
-	tb.Helper()
-	s, err := smtpsink.Start(smtpsink.Faults{Discard: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
-}
