@@ -18,13 +18,7 @@ import (
 //
 //	go test ./listserv/anon -run '^$' -bench 'Anonymize$|DecodeBaseline' -count 3
 func BenchmarkAnonymize(b *testing.B) {
-	cases := mailcheck.Load(b, corpusDir)
-	size := 0
-	for _, c := range cases {
-		size += len(c.Raw)
-	}
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
+	cases := loadBenchCorpus(b)
 	for b.Loop() {
 		for _, c := range cases {
 			m, err := Parse(c.Raw)
@@ -39,13 +33,7 @@ func BenchmarkAnonymize(b *testing.B) {
 }
 
 func BenchmarkCorpusDecodeBaseline(b *testing.B) {
-	cases := mailcheck.Load(b, corpusDir)
-	size := 0
-	for _, c := range cases {
-		size += len(c.Raw)
-	}
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
+	cases := loadBenchCorpus(b)
 	for b.Loop() {
 		for _, c := range cases {
 			e, err := message.Read(bytes.NewReader(c.Raw))
@@ -66,4 +54,16 @@ func BenchmarkCorpusDecodeBaseline(b *testing.B) {
 			}
 		}
 	}
+}
+
+// loadBenchCorpus loads the corpus and sets the benchmark's bytes per op.
+func loadBenchCorpus(b *testing.B) []mailcheck.Case {
+	cases := mailcheck.Load(b, corpusDir)
+	size := 0
+	for _, c := range cases {
+		size += len(c.Raw)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	return cases
 }

@@ -260,51 +260,43 @@ func (s *Server) start(cfg config.Config, opts Options) error {
 		ConnectionsPerMinutePerIP: cfg.SMTP.ConnectionsPerMinutePerIP,
 		MaxErrorsPerConnection:    cfg.SMTP.MaxErrorsPerConnection,
 	})
+	// undo closes what start has opened so far, newest first, when a
+	// later step fails.
+	undo := []func(){func() { ln.Close() }}
+	fail := func(err error) error {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		return err
+	}
 	s.ctl, err = control.Listen(cfg.DataDir, func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Run(ctx, svc, args, stdout, stderr)
 	}, log)
 	if err != nil {
-		ln.Close()
-		return err
+		return fail(err)
 	}
+	undo = append(undo, func() { s.ctl.Close() })
 	subLn, err := s.startSubmission(cfg)
 	if err != nil {
-		ln.Close()
-		s.ctl.Close()
-		return err
+		return fail(err)
+	}
+	if subLn != nil {
+		undo = append(undo, func() { subLn.Close() })
 	}
 	lmtpLn, err := s.startLMTP(cfg)
 	if err != nil {
-		ln.Close()
-		if subLn != nil {
-			subLn.Close()
-		}
-		s.ctl.Close()
-		return err
+		return fail(err)
+	}
+	if lmtpLn != nil {
+		undo = append(undo, func() { lmtpLn.Close() })
 	}
 	if err := s.startIMAP(cfg); err != nil {
-		ln.Close()
-		if subLn != nil {
-			subLn.Close()
-		}
-		if lmtpLn != nil {
-			lmtpLn.Close()
-		}
-		s.ctl.Close()
-		return err
+		return fail(err)
 	}
+	undo = append(undo, s.closeIMAP)
 	httpm, metricsLn, err := s.startMetrics(cfg)
 	if err != nil {
-		ln.Close()
-		if subLn != nil {
-			subLn.Close()
-		}
-		if lmtpLn != nil {
-			lmtpLn.Close()
-		}
-		s.ctl.Close()
-		s.closeIMAP()
-		return err
+		return fail(err)
 	}
 	s.httpm = httpm
 	ctx, stop := context.WithCancel(context.Background())
