@@ -322,4 +322,3 @@ func parallelEach(clients []*smtp.Client, fn func(*smtp.Client) error) error {
 	var i atomic.Int64
 	return parallel(len(clients), func() error { return fn(clients[i.Add(1)-1]) })
 }
-
