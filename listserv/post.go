@@ -110,6 +110,15 @@ func introText(msg *anon.Message) string {
 	return strings.TrimSpace(string(b))
 }
 
+// notRelayable is the reply to a message the anonymizer refused, with its
+// reason when it gave one (an S/MIME signature, an unreadable image...).
+func notRelayable(err error) string {
+	if r := anon.Reason(err); r != "" {
+		return "message could not be relayed safely: " + r
+	}
+	return "message could not be relayed safely"
+}
+
 func publicParseError(err error) string {
 	if errors.Is(err, anon.ErrMalformed) {
 		return "malformed header"
@@ -166,7 +175,7 @@ func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw
 			return le
 		}
 		log.Info("post refused", "reason", "cannot anonymize", "err", err)
-		return &Error{Kind: Malformed, Public: "message could not be relayed safely", Err: err}
+		return &Error{Kind: Malformed, Public: notRelayable(err), Err: err}
 	}
 	s.noteMemberActivity(log, group, &m)
 	if reason := holdReason(&g, &m); reason != "" {

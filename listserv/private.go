@@ -151,7 +151,7 @@ func (s *Service) anonymizePrivate(group string, msg *anon.Message, sender *mail
 		return nil, "", unavailable(err)
 	}
 	if err != nil {
-		return nil, "", &Error{Kind: Malformed, Public: "message could not be relayed safely", Err: err}
+		return nil, "", &Error{Kind: Malformed, Public: notRelayable(err), Err: err}
 	}
 	if out, err = s.dkim.Sign(out); err != nil {
 		return nil, "", unavailable(err)

@@ -231,3 +231,13 @@ func TestNestedMessagesLimited(t *testing.T) {
 		t.Errorf("3 levels: %v", err)
 	}
 }
+
+func TestReason(t *testing.T) {
+	_, err := anonymizeString(t, "From: a@b.example\nContent-Type: application/ms-tnef\n\nAAAA\n")
+	if r := Reason(err); !strings.HasPrefix(r, "Outlook rich text (winmail.dat) cannot be anonymized") {
+		t.Errorf("Reason = %q", r)
+	}
+	if r := Reason(errors.New("disk full")); r != "" {
+		t.Errorf("Reason of a store error = %q", r)
+	}
+}

@@ -46,6 +46,21 @@ type Message struct {
 	MessageID string
 }
 
+// Reason returns what an error wrapping ErrMalformed says was wrong, in
+// the words of this package, which quote nothing from the message: fit
+// for the sender's reply. It is "" for any other error.
+func Reason(err error) string {
+	if !errors.Is(err, ErrMalformed) {
+		return ""
+	}
+	prefix := ErrMalformed.Error() + ": "
+	s := err.Error()
+	if i := strings.Index(s, prefix); i >= 0 {
+		return s[i+len(prefix):]
+	}
+	return ""
+}
+
 // malformed wraps ErrMalformed with a reason that quotes nothing from the
 // message.
 func malformed(format string, args ...any) error {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emersion/go-smtp"
+
 	"listserv/internal/mailcheck"
 	"listserv/listserv"
 )
@@ -71,5 +73,22 @@ func TestCorpusOverSMTP(t *testing.T) {
 			t.Fatalf("archived post %d: %v", uid, err)
 		}
 		mailcheck.Check(t, cases[uid-1], raw, alias)
+	}
+}
+
+// A post the anonymizer cannot make safe is refused in the session with
+// the reason, and nothing is stored.
+func TestUnanonymizablePostRefusedWithReason(t *testing.T) {
+	e := newEnv(t, setup{sink: true})
+	e.fixture()
+	msg := "From: <" + aliceAddr + ">\r\nSubject: rich text\r\nContent-Type: application/ms-tnef; name=winmail.dat\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\neJ8+IhIAAQaQCAAEAAAAAAABAAEAAQeQBgAIAAAA5AQAAAAAAADo\r\n"
+	st, err := e.send(aliceAddr, []string{groupAddr}, []byte(msg))
+	wantRefused(t, st, err, stepEnd, 554, smtp.EnhancedCode{5, 6, 0})
+	if se, ok := err.(*smtp.SMTPError); !ok || !strings.Contains(se.Message, "winmail.dat") {
+		t.Errorf("reply %v does not say why", err)
+	}
+	if n := e.archiveCount(testGroup); n != 0 {
+		t.Errorf("archive holds %d posts", n)
 	}
 }
