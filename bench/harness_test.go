@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -185,10 +186,15 @@ func parallel(n int, fn func() error) error {
 	return errors.Join(errs...)
 }
 
-// body is about 3 KB of plain text, the same for every post.
+// body is about 3 KB of plain text (BENCH_POST_BYTES sets another size),
+// the same for every post.
 var body = func() string {
+	size := 3000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_POST_BYTES")); err == nil && v > 0 {
+		size = v
+	}
 	var b strings.Builder
-	for i := 0; b.Len() < 3000; i++ {
+	for i := 0; b.Len() < size; i++ {
 		fmt.Fprintf(&b, "Line %02d: some days are harder than others, and writing it down here helps.\r\n", i)
 	}
 	return b.String()
