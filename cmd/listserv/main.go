@@ -50,6 +50,9 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	if args[0] == "dkim" {
 		return dkimCmd(cfg, args[1:], stdout, stderr)
 	}
+	if args[0] == "compact" {
+		return compactCmd(cfg, args[1:], stdout, stderr)
+	}
 	if args[0] == "serve" {
 		if len(args) > 1 {
 			fmt.Fprint(stderr, cli.Usage)
@@ -141,4 +144,26 @@ func absolutePaths(args []string) []string {
 		}
 	}
 	return out
+}
+
+// compactCmd rewrites a stopped data directory's database with its live
+// records only (mailstore.CompactFile), so that erased posts, used tokens
+// and delivered passwords no longer linger in freed pages. It refuses
+// while a server runs: the file is replaced under it.
+func compactCmd(cfg config.Config, args []string, stdout, stderr io.Writer) int {
+	if len(args) != 0 {
+		fmt.Fprint(stderr, cli.Usage)
+		return 2
+	}
+	before, after, err := mailstore.CompactFile(cfg.DataDir)
+	if errors.Is(err, mailstore.ErrLocked) {
+		fmt.Fprintf(stderr, "listserv: a server holds %s: stop it first (compact replaces the file)\n", cfg.DataDir)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "listserv: compact:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "compacted %s: %d bytes, was %d\n", cfg.DataDir, after, before)
+	return 0
 }

@@ -43,6 +43,8 @@ const Usage = `usage: listserv [-config FILE] COMMAND [ARGS]
   held approve GROUP ID
   held reject GROUP ID
   backup FILE                             consistent copy of the database
+  compact                                 (server stopped) rewrite the database with live
+                                          records only: erased bytes leave the file
   queue list [-failed] [-addresses] [GROUP]
                                           queued (or given-up) deliveries: id, group, member id,
                                           alias, attempts, next attempt, last error code, age;
