@@ -404,6 +404,9 @@ func probeDue(m *mailstore.Member, now time.Time, after time.Duration) bool {
 // period away.
 func (s *Service) DeliveryResult(r mailstore.Result) {
 	j := r.Job
+	if r.Outcome == mailstore.Failed && j.MemberID != 0 {
+		s.deliveryFailed(r)
+	}
 	if j.MemberID == 0 || j.Ref.Spool == 0 || r.Outcome == mailstore.Retry {
 		return // probes are spooled notices to members
 	}
@@ -441,4 +444,18 @@ func (s *Service) DeliveryResult(r mailstore.Result) {
 func tokenHash(tok string) string {
 	h := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(h[:4])
+}
+
+// deliveryFailed counts a delivery to a member that failed for good in
+// our own session like a bounce of it (failureReport). A DSN about the
+// same job arriving later counts once.
+func (s *Service) deliveryFailed(r mailstore.Result) {
+	j := r.Job
+	log := s.log.With("group", j.Ref.Group, "member", j.MemberID, "job", j.ID)
+	rep := failureReport(r.Err)
+	if rep.kind == bounceDMARC {
+		log.Warn("dmarc bounce", "status", rep.status, "detail", "the author's DMARC policy refused the copy; not counted against the recipient")
+		return
+	}
+	s.recordBounce(log, j.Ref.Group, j.MemberID, j.ID, rep) // logs its own errors
 }

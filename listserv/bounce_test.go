@@ -600,3 +600,49 @@ func TestReactivateMember(t *testing.T) {
 		t.Fatalf("unknown member: %v", err)
 	}
 }
+
+// A delivery refused for good in our own session (the mx transport's
+// 550 at RCPT) counts like a bounce of it, once per delivery.
+func TestDeliveryFailureCounts(t *testing.T) {
+	s, _ := bounceService(t, BounceRules{Threshold: 2, ResetAfter: 48 * time.Hour})
+	m, err := s.AddMember(context.Background(), "recovery", "bob@example.net", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued(t, s)
+	fail := func(job uint64, reply string) float64 {
+		t.Helper()
+		s.DeliveryResult(mailstore.Result{
+			Job:     mailstore.Job{ID: job, MemberID: m.ID, Ref: mailstore.MsgRef{Group: "recovery", UID: 1}},
+			Outcome: mailstore.Failed, Err: reply,
+		})
+		got, err := s.store.MemberByID("recovery", m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Bounce.Score
+	}
+	if got := fail(1, "550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown"); got != 1 {
+		t.Fatalf("hard failure: score %v, want 1", got)
+	}
+	if got := fail(1, "550 5.1.1 again"); got != 1 {
+		t.Fatalf("the same delivery counted twice: score %v", got)
+	}
+	if got := fail(2, "550 5.7.1 Unauthenticated email from example.org is not accepted due to domain's DMARC policy"); got != 1 {
+		t.Fatalf("a DMARC refusal counted: score %v", got)
+	}
+	if got := fail(3, "4.4.1 no mail exchanger answered"); got != 1.5 {
+		t.Fatalf("given up after retries: score %v, want 1.5 (soft)", got)
+	}
+	if got := fail(4, "554 5.2.1 mailbox disabled"); got != 2.5 {
+		t.Fatalf("score %v, want 2.5", got)
+	}
+	got, _ := s.store.MemberByID("recovery", m.ID)
+	if !got.Bounce.Suspended || got.Receives() {
+		t.Fatalf("past the threshold: %+v", got.Bounce)
+	}
+	jobs, msg := queued(t, s)
+	if len(jobs) != 1 || jobs[0].Rcpt != "admin@example.org" || !strings.Contains(msg, "bob@example.net") {
+		t.Fatalf("admin notice: %d jobs, %q", len(jobs), msg)
+	}
+}

@@ -381,3 +381,19 @@ func classifyText(subject, text string) bounceReport {
 	}
 	return bounceReport{why: "no failure found"}
 }
+
+// failureReport classifies a delivery that failed for good in our own
+// SMTP session: the mx transport's 5xx at RCPT or DATA (the common way a
+// dead address shows when nobody relays for us), or retries given up.
+// The recorded error starts with the reply's codes ("550 5.1.1 ..."), and
+// is read like a bounce's text. A failure is never nothing: one the text
+// does not explain counts as soft.
+func failureReport(errText string) bounceReport {
+	rep := classifyText("", errText)
+	switch rep.kind {
+	case notBounce, bounceDelayed:
+		rep.kind = bounceSoft
+	}
+	rep.why = "delivery failed"
+	return rep
+}
