@@ -2,6 +2,7 @@ package anon
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -239,5 +240,26 @@ func TestReason(t *testing.T) {
 	}
 	if r := Reason(errors.New("disk full")); r != "" {
 		t.Errorf("Reason of a store error = %q", r)
+	}
+}
+
+// An attached message in base64 (against RFC 2046, but sent) and a
+// delivery report are read and scrubbed, never carried as opaque bytes.
+func TestEncodedAttachedMessageAndReports(t *testing.T) {
+	inner := "From: Jane Doe <jane@example.com>\r\nReceived: from janes-pc.example.com\r\nSubject: hi\r\n\r\nIt is Jane.\r\n"
+	enc := base64.StdEncoding.EncodeToString([]byte(inner))
+	out, err := anonymizeString(t, "From: Jane Doe <jane@example.com>\nContent-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"+enc+
+		"\n--m\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.com\nFinal-Recipient: rfc822; jane@example.com\nAction: failed\n--m--\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := mailcheck.DecodedText(t, out)
+	for _, s := range []string{"jane", "janes-pc", "received"} {
+		if strings.Contains(text, s) {
+			t.Errorf("%q survived:\n%s", s, out)
+		}
+	}
+	if !strings.Contains(text, "it is quiet heron.") || !strings.Contains(text, "final-recipient: rfc822; recovery+quiet-heron@lists.example.org") {
+		t.Errorf("content lost:\n%s", out)
 	}
 }

@@ -82,6 +82,10 @@ func (r *rewriter) rewrite(e *entity, parent string) (outPart, error) {
 		return r.multipart(e, parent)
 	case mt == "message/rfc822", mt == "message/global":
 		return r.message(e)
+	case strings.HasPrefix(mt, "message/"):
+		// Delivery and read reports, feedback reports: header-like text
+		// that names people ("Final-Recipient: rfc822; jane@…").
+		return r.text(e, parent)
 	case mt == "text/plain", mt == "text/html":
 		return r.text(e, parent)
 	case mt == "text/vcard", mt == "text/x-vcard", mt == "text/directory",
@@ -309,8 +313,15 @@ func (r *rewriter) opaque(e *entity) (outPart, error) {
 // From, To, Cc, Date and Subject, each scrubbed like text, and its body is
 // rewritten like a message of its own.
 func (r *rewriter) message(e *entity) (outPart, error) {
+	raw := e.body
 	if !identityCTE(e.mi.cte) {
-		return r.opaque(e)
+		// RFC 2046 forbids it, clients do it: an attached message in
+		// base64 is read like any other, never carried as opaque bytes.
+		var ok bool
+		if raw, ok = decodeCTE(e.body, e.mi.cte); !ok {
+			return outPart{}, malformed("an attached message has an unknown transfer encoding")
+		}
+		raw = []byte(normalizeEOL(string(raw)))
 	}
 	// Attached messages count against the same limits as parts: an
 	// attachment nested in an attachment a thousand times is refused
@@ -320,7 +331,7 @@ func (r *rewriter) message(e *entity) (outPart, error) {
 	if r.nested > maxDepth {
 		return outPart{}, malformed("attached messages nested deeper than %d levels", maxDepth)
 	}
-	h, body, err := splitPart(e.body)
+	h, body, err := splitPart(raw)
 	if err != nil {
 		return outPart{}, err
 	}
