@@ -84,8 +84,10 @@
 //     and carries its content. Encrypted or opaque-signed content,
 //     Outlook's winmail.dat, message/partial and message/external-body
 //     are refused (554) with a reason: they cannot be anonymized.
-//   - An attached message (message/rfc822) keeps only From, To, Cc, Date
-//     and Subject, scrubbed, and its body is rewritten like a message.
+//   - An attached message (message/rfc822, also when sent in base64)
+//     keeps only From, To, Cc, Date and Subject, scrubbed, and its body
+//     is rewritten like a message. Other message/* parts (delivery and
+//     read reports) are scrubbed like text.
 //
 // # Scrubbing
 //
