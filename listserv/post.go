@@ -178,6 +178,7 @@ func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw
 		return &Error{Kind: Malformed, Public: notRelayable(err), Err: err}
 	}
 	s.noteMemberActivity(log, group, &m)
+	s.learnName(log, group, &m, msg.From.Name)
 	if reason := holdReason(&g, &m); reason != "" {
 		return s.hold(log, &g, &m, p, reason)
 	}
@@ -193,6 +194,32 @@ func (s *Service) post(ctx context.Context, log *slog.Logger, env *Envelope, raw
 	}
 	s.emit(Event{Kind: PostArchived, Group: group, UID: c.UID})
 	return nil
+}
+
+// knownNames is anon.Params.AuthorNames for m: the display name their
+// membership last posted with.
+func knownNames(m *mailstore.Member) []string {
+	if m.Name == "" {
+		return nil
+	}
+	return []string{m.Name}
+}
+
+// learnName remembers the display name a member posts with, so that a
+// later post without one (a phone's client, a bare address) still loses
+// the name in its signature. The name is kept like the address is: for
+// scrubbing only, never shown.
+func (s *Service) learnName(log *slog.Logger, group string, m *mailstore.Member, name string) {
+	name = strings.TrimSpace(name)
+	if name == "" || name == m.Name || len(name) > 128 {
+		return
+	}
+	if _, err := s.store.UpdateMemberByID(group, m.ID, func(mm *mailstore.Member) error {
+		mm.Name = name
+		return nil
+	}); err != nil {
+		log.Error("display name not remembered", "err", err)
+	}
 }
 
 // memberLookup returns anon.Params.Member for group: a member's real
@@ -255,7 +282,8 @@ func (s *Service) anonymizeAt(group string, msg *anon.Message, m *mailstore.Memb
 			v, ok := refs[ref]
 			return v, ok
 		},
-		Member: member,
+		Member:      member,
+		AuthorNames: knownNames(m),
 	})
 	if err := lookupErr(); err != nil {
 		return nil, unavailable(err) // a member address might have stayed: retry later

@@ -145,7 +145,7 @@ func (s *Service) anonymizePrivate(group string, msg *anon.Message, sender *mail
 		AliasName: sender.Alias, AliasSlug: sender.Slug,
 		MessageID: id, Date: s.now().UTC(),
 		MapRef:  func(r string) (string, bool) { v, ok := refs[r]; return v, ok },
-		Private: true, PrivateTo: to, Member: member,
+		Private: true, PrivateTo: to, Member: member, AuthorNames: knownNames(sender),
 	})
 	if err := lookupErr(); err != nil {
 		return nil, "", unavailable(err)

@@ -39,6 +39,11 @@ type Params struct {
 	// brackets) to the ID members know; ok=false drops it. A nil MapRef
 	// drops every reference.
 	MapRef func(id string) (mapped string, ok bool)
+	// AuthorNames are other names the author is known by (the display
+	// name their membership last posted with), scrubbed like the name in
+	// this message's From: a post sent without a display name still
+	// loses the name in its signature.
+	AuthorNames []string
 	// Member returns the alias (pseudonym and alias address) of the
 	// member whose real address is addr, for replacing other members'
 	// addresses that appear in the text; ok=false for anyone else. nil

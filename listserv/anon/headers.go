@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
+	"golang.org/x/text/unicode/norm"
 )
 
 // maxSubjectBytes caps the decoded Subject (UTF-8), so that its encoded
@@ -17,7 +18,7 @@ const maxSubjectBytes = 900
 // maxSubjectBytes, re-encoded. "" means no Subject field: a missing or
 // blank subject stays missing (we do not invent one).
 func subject(m *Message, sc *scrubber) string {
-	s := decodeHeaderText(m.Header.Get("Subject"))
+	s := norm.NFC.String(decodeHeaderText(m.Header.Get("Subject")))
 	if s == "" {
 		return ""
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"golang.org/x/net/html/charset"
+	"golang.org/x/text/unicode/norm"
 
 	"listserv/listserv/anon/htmlclean"
 	"listserv/listserv/anon/imgmeta"
@@ -204,6 +205,9 @@ func (r *rewriter) text(e *entity, parent string) (outPart, error) {
 	if !ok {
 		return outPart{}, malformed("a text part is in a character set this server cannot read")
 	}
+	// Composed form (NFC): "Jörg" typed on a Mac is o + combining
+	// diaeresis, and must still match the name in From.
+	s = norm.NFC.String(s)
 	var html []byte
 	switch mt {
 	case "text/plain":

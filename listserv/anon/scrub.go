@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // scrubber rewrites the text of one message (subject, text and HTML
@@ -21,17 +23,8 @@ type scrubber struct {
 }
 
 func newScrubber(from Address, p Params) *scrubber {
-	var names []string
-	if parts := nameParts(from.Name); len(parts) > 0 && len(from.Name) <= maxScrubName {
-		names = append(names, strings.ToLower(strings.Join(parts, " ")))
-		for _, w := range parts {
-			if countAlnum(w) >= minNamePart && !commonWord(w) {
-				names = append(names, strings.ToLower(w))
-			}
-		}
-	}
-	return &scrubber{
-		names:     names,
+	from.Name = norm.NFC.String(from.Name)
+	sc := &scrubber{
 		author:    authorRepls(from, p.AliasAddr(), p.AliasName),
 		authorLow: strings.ToLower(from.Addr),
 		aliasAddr: p.AliasAddr(),
@@ -39,6 +32,30 @@ func newScrubber(from Address, p Params) *scrubber {
 		domain:    p.Domain,
 		member:    p.Member,
 	}
+	sc.names = signOffNames(from.Name)
+	for _, n := range p.AuthorNames {
+		if n = norm.NFC.String(n); n != "" && !strings.EqualFold(n, from.Name) {
+			sc.author = append(sc.author, nameRepls(n, p.AliasName)...)
+			sc.names = append(sc.names, signOffNames(n)...)
+		}
+	}
+	return sc
+}
+
+// signOffNames are the lower-case forms of a name a sign-off line may end
+// with: the whole name and its distinctive parts.
+func signOffNames(name string) []string {
+	parts := nameParts(name)
+	if len(parts) == 0 || len(name) > maxScrubName {
+		return nil
+	}
+	names := []string{strings.ToLower(strings.Join(parts, " "))}
+	for _, w := range parts {
+		if countAlnum(w) >= minNamePart && !commonWord(w) {
+			names = append(names, strings.ToLower(w))
+		}
+	}
+	return names
 }
 
 // Limits on what the scrubber looks for: a longer name or address is not
@@ -73,7 +90,12 @@ func authorRepls(from Address, aliasAddr, aliasName string) []repl {
 			rs = append(rs, newRepl([]string{local}, true, aliasName))
 		}
 	}
-	name := from.Name
+	return append(rs, nameRepls(from.Name, aliasName)...)
+}
+
+// nameRepls are the replacements of a display name: see authorRepls.
+func nameRepls(name, aliasName string) []repl {
+	var rs []repl
 	if len(name) > maxScrubName || countAlnum(name) < minNameRunes {
 		return rs
 	}
@@ -148,6 +170,7 @@ func (sc *scrubber) replace(s string) string {
 // whose rewritten parts are hidden in sh: what one step writes, no later
 // step reads.
 func (sc *scrubber) hideAddresses(s string, sh *shield) string {
+	s = sc.mapEncoded(s, sh)
 	s = sc.mapAddresses(s, sh)
 	return string(replaceAll([]byte(s), sc.author))
 }
@@ -184,6 +207,51 @@ func (sc *scrubber) mapAddresses(s string, sh *shield) string {
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// mapEncoded is mapAddresses for URL-encoded addresses
+// ("bob.smith%40example.net", "jane%2Edoe%40example%2Ecom", as links
+// carry them): each run of URL characters around a "%40" is decoded, and
+// replaced by the encoded alias address when it names the author or a
+// member.
+func (sc *scrubber) mapEncoded(s string, sh *shield) string {
+	low := strings.ToLower(s)
+	if !strings.Contains(low, "%40") {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i := strings.Index(low, "%40"); i >= 0; {
+		start, end := i, i+3
+		for start > last && isURLAddrChar(s[start-1]) {
+			start--
+		}
+		for end < len(s) && isURLAddrChar(s[end]) {
+			end++
+		}
+		if dec, err := url.PathUnescape(s[start:end]); err == nil {
+			if alias, ok := sc.aliasFor(dec); ok && alias.Addr != "" {
+				b.WriteString(s[last:start])
+				b.WriteString(sh.hide(url.QueryEscape(alias.Addr)))
+				last = end
+			}
+		}
+		next := strings.Index(low[end:], "%40")
+		if next < 0 {
+			break
+		}
+		i = end + next
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// isURLAddrChar reports whether c may be part of a URL-encoded address.
+func isURLAddrChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._%+-", c) >= 0
 }
 
 // phraseStart returns where the display name before an angle-bracketed

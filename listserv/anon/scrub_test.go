@@ -90,3 +90,29 @@ func TestScrubWritesOnce(t *testing.T) {
 		t.Errorf("text holding the shield's runes: %q", got)
 	}
 }
+
+// Names typed in decomposed Unicode (macOS) match the composed From, a
+// membership's known name is scrubbed when From has none, and URL-encoded
+// member addresses are mapped.
+func TestScrubNormalizedNamesAndEncodedAddresses(t *testing.T) {
+	p := testParams("nfd")
+	p.Member = testScrubber().member
+	p.AuthorNames = []string{"Jörg Müller"}
+	raw := "From: <jm@example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"link: https://x.example/?to=bob%40example.net&c=1 and Bob%40EXAMPLE%2Enet\r\n\r\nGr\u00fc\u00dfe, Jo\u0308rg Mu\u0308ller\r\n"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Anonymize(m, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	if strings.Contains(text, "ller") || strings.Contains(text, "rg") && strings.Contains(text, "J\u00f6") {
+		t.Errorf("the name survived:\n%s", out)
+	}
+	if strings.Contains(strings.ToLower(text), "bob%40") || strings.Count(text, "recovery%2Bgentle-otter%40lists.example.org") != 2 {
+		t.Errorf("encoded member address not mapped:\n%s", out)
+	}
+}

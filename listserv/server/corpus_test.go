@@ -92,3 +92,18 @@ func TestUnanonymizablePostRefusedWithReason(t *testing.T) {
 		t.Errorf("archive holds %d posts", n)
 	}
 }
+
+// A member's display name is remembered from their posts: a later post
+// from a client that sends none still loses the name in its text.
+func TestKnownNameScrubbedWithoutDisplayName(t *testing.T) {
+	e := newEnv(t, setup{sink: true})
+	e.fixture()
+	e.post(aliceAddr, []byte("From: "+aliceName+" <"+aliceAddr+">\r\nSubject: first\r\n\r\nHello.\r\n"))
+	e.waitPosts("first", 3)
+	e.post(aliceAddr, []byte("From: <"+aliceAddr+">\r\nSubject: second\r\n\r\nFrom my phone today.\r\n\r\nThanks,\r\n"+aliceName+"\r\n"))
+	for _, c := range e.waitPosts("second", 3) {
+		if strings.Contains(string(c.Data), aliceName) || strings.Contains(string(c.Data), "Alice") {
+			t.Errorf("copy to %s names the author:\n%s", c.Rcpt, c.Data)
+		}
+	}
+}
