@@ -2,11 +2,14 @@ package htmlclean
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/url"
 	"strings"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"listserv/listserv/anon/imgmeta"
 )
 
 // Options tunes Clean. The zero value removes every cid: image, rewrites no
@@ -290,11 +293,6 @@ var attributes = map[string]bool{
 	"style": true, "href": true, "src": true,
 }
 
-// textAttributes carry human text and go through Options.Text.
-var textAttributes = map[string]bool{
-	"title": true, "alt": true, "abbr": true, "summary": true,
-}
-
 // attrs applies the attribute policy to n. Only the first occurrence of a
 // name counts, as in browsers.
 func (c *cleaner) attrs(n *html.Node) {
@@ -332,6 +330,9 @@ func (c *cleaner) attr(n *html.Node, key, val string) (string, bool) {
 	switch key {
 	case "style":
 		v := sanitizeDeclarations(val)
+		if c.o.Text != nil {
+			v = c.o.Text(v) // CSS strings carry text ("font-family: 'Jane'")
+		}
 		return v, v != ""
 	case "href":
 		if n.DataAtom != atom.A && n.DataAtom != atom.Area {
@@ -344,7 +345,9 @@ func (c *cleaner) attr(n *html.Node, key, val string) (string, bool) {
 		}
 		return c.imgSrc(val)
 	}
-	if textAttributes[key] && c.o.Text != nil {
+	if c.o.Text != nil {
+		// Every kept value, not only the human-text ones: an id, a class
+		// or a font name can carry a name or an address as well.
 		val = c.o.Text(val)
 	}
 	if dangerousValue(val) {
@@ -416,8 +419,11 @@ func (c *cleaner) imgSrc(val string) (string, bool) {
 	return dataImage(v)
 }
 
-// dataImage accepts data:image/{png,jpeg,gif,webp};base64,PAYLOAD and
-// returns it in canonical form (lower-case header, no whitespace).
+// dataImage accepts data:image/{png,jpeg,gif,webp};base64,PAYLOAD whose
+// bytes are an image of a format imgmeta reads, and returns it in
+// canonical form (lower-case header) with the image's metadata (Exif GPS,
+// camera serials...) removed, exactly as for an attached image. Anything
+// else is refused: the image is dropped.
 func dataImage(v string) (string, bool) {
 	l := strings.ToLower(v)
 	for _, t := range []string{"png", "jpeg", "gif", "webp"} {
@@ -425,17 +431,15 @@ func dataImage(v string) (string, bool) {
 		if !strings.HasPrefix(l, p) {
 			continue
 		}
-		payload := v[len(p):]
-		if payload == "" {
+		payload := strings.TrimRight(v[len(p):], "=")
+		img, err := base64.RawStdEncoding.DecodeString(payload)
+		if err != nil || len(img) == 0 || imgmeta.Detect(img) == "" {
 			return "", false
 		}
-		for i := 0; i < len(payload); i++ {
-			b := payload[i]
-			if !('A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '+' || b == '/' || b == '=') {
-				return "", false
-			}
+		if img, _, err = imgmeta.Strip(img); err != nil {
+			return "", false
 		}
-		return p + payload, true
+		return p + base64.StdEncoding.EncodeToString(img), true
 	}
 	return "", false
 }
@@ -599,16 +603,15 @@ func mergeText(n *html.Node) {
 	}
 }
 
-// rewriteText applies f to every text node outside <style>.
+// rewriteText applies f to every text node, the (already sanitized)
+// style sheets included: a CSS string (content: "Jane Doe") is text too.
 func rewriteText(n *html.Node, f func(string) string) {
 	for ch := n.FirstChild; ch != nil; ch = ch.NextSibling {
 		switch ch.Type {
 		case html.TextNode:
 			ch.Data = f(ch.Data)
 		case html.ElementNode:
-			if ch.DataAtom != atom.Style {
-				rewriteText(ch, f)
-			}
+			rewriteText(ch, f)
 		}
 	}
 }

@@ -45,9 +45,10 @@
 //     rel="noopener noreferrer".
 //   - img keeps src only for a cid: URL that Options.CID knows (rewritten
 //     to the new Content-ID, percent-encoded as needed) or for
-//     data:image/{png,jpeg,gif,webp};base64 (whitespace removed, payload
-//     must be base64). Without a kept src the img is removed and replaced by
-//     its alt text, if any.
+//     data:image/{png,jpeg,gif,webp};base64 whose bytes are such an image
+//     (its metadata is removed with imgmeta, as for an attached image).
+//     Without a kept src the img is removed and replaced by its alt text,
+//     if any.
 //   - style is sanitized CSS (below) and removed when nothing survives.
 //
 // The document always comes out as <!DOCTYPE html><html><head><meta
@@ -73,8 +74,8 @@
 // # Text and signatures
 //
 // Options.Text is applied to the merged text of every text node (title
-// included, style excluded) and to href, title, alt, abbr and summary
-// values. For href it is applied to the URL as written and, when that
+// and the sanitized style sheets included) and to every kept attribute
+// value (style after sanitizing). For href it is applied to the URL as written and, when that
 // contains percent escapes, to its decoded form too (so
 // "mailto:alice%40example.org" is rewritten).
 //
@@ -116,8 +117,7 @@
 // # Known limits
 //
 //   - Options.Text sees one text node at a time: a name split by markup
-//     ("Ali<b>ce</b>") is not matched. Attribute values other than href,
-//     title, alt, abbr and summary (id, class, name) are not rewritten.
+//     ("Ali<b>ce</b>") is not matched.
 //   - The attribute check for data: also removes harmless text such as
 //     title="data: 2024" (we prefer dropping to guessing).
 //   - CSS is filtered, not parsed: valid but unusual CSS (escapes,
