@@ -263,3 +263,52 @@ func TestEncodedAttachedMessageAndReports(t *testing.T) {
 		t.Errorf("content lost:\n%s", out)
 	}
 }
+
+// The header of an attached message names people by alias, keeps
+// strangers' addresses whole, and gives its Date in UTC.
+func TestAttachedMessageHeader(t *testing.T) {
+	p := testParams("fwd")
+	p.Member = testScrubber().member
+	raw := "From: Jane Doe <jane.doe@example.com>\r\nContent-Type: message/rfc822\r\n\r\n" +
+		"From: \"Doe, Jane\" <jane.doe@example.com>\r\nTo: Bob <bob@example.net>, \"Dr Ahmed\" <ahmed@clinic.example>\r\n" +
+		"Date: Mon, 23 Nov 2026 21:14:00 -0800\r\nSubject: for Jane\r\n\r\nhello\r\n"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Anonymize(m, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{
+		`From: "Quiet Heron" <recovery+quiet-heron@lists.example.org>`,
+		`To: "Gentle Otter" <recovery+gentle-otter@lists.example.org>,` + "\r\n" + ` "Dr Ahmed" <ahmed@clinic.example>`,
+		"Date: Tue, 24 Nov 2026 05:14:00 +0000",
+		"Subject: for Quiet Heron",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("missing %q in\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "-0800") || strings.Contains(strings.ToLower(s), "jane") {
+		t.Errorf("zone or author left:\n%s", s)
+	}
+}
+
+// SVG can load from the network when shown inline: it travels as a
+// plain attachment, its bytes unchanged.
+func TestSVGBecomesAttachment(t *testing.T) {
+	svg := `<svg xmlns="http://www.w3.org/2000/svg"><image href="http://evil.example/t.png"/></svg>`
+	out, err := anonymizeString(t, "From: a@b.example\nContent-Type: image/svg+xml; name=map.svg\n\n"+svg+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	if !strings.Contains(s, "Content-Type: application/octet-stream; name=map.svg") || !strings.Contains(s, "Content-Disposition: attachment; filename=map.svg") {
+		t.Errorf("SVG not turned into an attachment:\n%s", s)
+	}
+	if !strings.Contains(s, svg) {
+		t.Errorf("SVG bytes changed:\n%s", s)
+	}
+}

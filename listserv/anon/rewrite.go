@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"mime"
+	"net/mail"
 	"strings"
 
 	"golang.org/x/net/html/charset"
@@ -301,16 +302,37 @@ func (r *rewriter) opaque(e *entity) (outPart, error) {
 	}
 	op := outPart{}
 	params := map[string]string{}
-	op.fields = append(op.fields, r.typeField(e, params))
-	if identityCTE(e.mi.cte) && printableASCII(data) && bareEOL(data) < 0 && !longLine(data) {
-		op.body = data
-		op.fields = append(op.fields, field{"Content-Transfer-Encoding", "7bit"})
-	} else {
-		op.body = encodeBase64(data)
-		op.fields = append(op.fields, field{"Content-Transfer-Encoding", "base64"})
+	if e.mi.mediaType == "image/svg+xml" {
+		// SVG is a document that can load from the network and run
+		// script when shown inline: it travels as a plain attachment.
+		op.fields = append(op.fields, r.typeFieldAs(e, "application/octet-stream", params))
+		op.fields = append(op.fields, r.encodeOpaque(e, data, &op)...)
+		if _, name := e.disposition(); name != "" || e.mi.params["name"] != "" {
+			if name == "" {
+				name = e.mi.params["name"]
+			}
+			op.fields = append(op.fields, field{"Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": r.filename(name)})})
+		} else {
+			op.fields = append(op.fields, field{"Content-Disposition", "attachment"})
+		}
+		return op, nil
 	}
+	op.fields = append(op.fields, r.typeField(e, params))
+	op.fields = append(op.fields, r.encodeOpaque(e, data, &op)...)
 	op.fields = append(op.fields, r.partFields(e)...)
 	return op, nil
+}
+
+// encodeOpaque sets op's body to data, 7bit when it was short-lined
+// printable ASCII in an identity encoding, base64 otherwise, and returns
+// the Content-Transfer-Encoding field.
+func (r *rewriter) encodeOpaque(e *entity, data []byte, op *outPart) []field {
+	if identityCTE(e.mi.cte) && printableASCII(data) && bareEOL(data) < 0 && !longLine(data) {
+		op.body = data
+		return []field{{"Content-Transfer-Encoding", "7bit"}}
+	}
+	op.body = encodeBase64(data)
+	return []field{{"Content-Transfer-Encoding", "base64"}}
 }
 
 // message rewrites an attached message (a forward): its header keeps only
@@ -349,14 +371,17 @@ func (r *rewriter) message(e *entity) (outPart, error) {
 		return outPart{}, err
 	}
 	var fs []field
-	for _, k := range []string{"From", "To", "Cc", "Date", "Subject"} {
-		if v := decodeHeaderText(h.Get(k)); v != "" {
-			v = r.sc.replace(v)
-			if k != "Date" {
-				v = encodeHeaderText(truncateUTF8(v, maxSubjectBytes))
-			}
+	for _, k := range []string{"From", "To", "Cc"} {
+		if v := r.addressField(h.Get(k)); v != "" {
 			fs = append(fs, field{k, v})
 		}
+	}
+	if d, err := mail.ParseDate(h.Get("Date")); err == nil {
+		// In UTC, like our own Date: the zone says where the author lives.
+		fs = append(fs, field{"Date", d.UTC().Format("Mon, 02 Jan 2006 15:04:05 +0000")})
+	}
+	if v := decodeHeaderText(h.Get("Subject")); v != "" {
+		fs = append(fs, field{"Subject", encodeHeaderText(truncateUTF8(r.sc.replace(v), maxSubjectBytes))})
 	}
 	fs = append(fs, field{"MIME-Version", "1.0"})
 	fs = append(fs, op.fields...)
@@ -367,15 +392,48 @@ func (r *rewriter) message(e *entity) (outPart, error) {
 	return out, nil
 }
 
+// addressField rewrites an address field of an attached message: the
+// author's and members' mailboxes become their aliases, a stranger keeps
+// their address with the name scrubbed. A field that does not parse is
+// scrubbed as text. "" when there is nothing to write.
+func (r *rewriter) addressField(v string) string {
+	if strings.TrimSpace(v) == "" {
+		return ""
+	}
+	p := mail.AddressParser{WordDecoder: wordDecoder()}
+	list, err := p.ParseList(fixUTF8(v))
+	if err != nil {
+		return encodeHeaderText(truncateUTF8(r.sc.replace(decodeHeaderText(v)), maxSubjectBytes))
+	}
+	var out []string
+	for _, a := range list {
+		if alias, ok := r.sc.aliasFor(a.Address); ok {
+			a = &mail.Address{Name: alias.Name, Address: alias.Addr}
+		} else {
+			a = &mail.Address{Name: r.sc.replace(fixUTF8(a.Name)), Address: a.Address}
+		}
+		out = append(out, a.String())
+		if len(out) == 50 {
+			break
+		}
+	}
+	return strings.Join(out, ",\r\n ") // folded: one mailbox per line
+}
+
 // typeField writes e's Content-Type with its media type, the given
 // parameters, and its name parameter scrubbed.
 func (r *rewriter) typeField(e *entity, params map[string]string) field {
+	return r.typeFieldAs(e, e.mi.mediaType, params)
+}
+
+// typeFieldAs is typeField with another media type.
+func (r *rewriter) typeFieldAs(e *entity, mediaType string, params map[string]string) field {
 	if name := e.mi.params["name"]; name != "" {
 		params["name"] = r.filename(name)
 	}
-	v := mime.FormatMediaType(e.mi.mediaType, params)
+	v := mime.FormatMediaType(mediaType, params)
 	if v == "" {
-		v = mime.FormatMediaType(e.mi.mediaType, nil)
+		v = mime.FormatMediaType(mediaType, nil)
 	}
 	if v == "" {
 		v = "application/octet-stream"

@@ -355,6 +355,7 @@ func isDomainChar(c byte) bool {
 // and mobile footers go, attribution lines are rewritten, then replace.
 func (sc *scrubber) plain(s string) string {
 	s = string(dropSignature([]byte(s)))
+	s = dropBareDashSignature(s)
 	s = sc.dropNamedSignature(s)
 	s = dropFooters(s)
 	sh := newShield(s)
@@ -487,4 +488,25 @@ func (sc *scrubber) signsOff(line string) bool {
 		}
 	}
 	return false
+}
+
+// dropBareDashSignature removes a signature whose "-- " line lost its
+// space (many clients and editors strip trailing white space): a line
+// that is exactly "--", followed by one to maxSigLines short, unquoted
+// lines that end the text. A "--" with more after it is a separator and
+// stays.
+func dropBareDashSignature(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\r\n"), "\r\n")
+	for i := len(lines) - 2; i >= 0 && i >= len(lines)-1-maxSigLines; i-- {
+		if lines[i] != "--" {
+			continue
+		}
+		for _, l := range lines[i+1:] {
+			if len(l) > maxSigLineLen || strings.HasPrefix(l, ">") {
+				return s
+			}
+		}
+		return strings.Join(lines[:i], "\r\n") + "\r\n"
+	}
+	return s
 }

@@ -116,3 +116,17 @@ func TestScrubNormalizedNamesAndEncodedAddresses(t *testing.T) {
 		t.Errorf("encoded member address not mapped:\n%s", out)
 	}
 }
+
+func TestBareDashSignature(t *testing.T) {
+	for in, want := range map[string]string{
+		"Text\r\n--\r\nJane Doe\r\n+1 555 0100\r\n":           "Text\r\n",
+		"Text\r\n--\r\nmore text\r\n":                         "Text\r\n",
+		"a\r\n--\r\n1\r\n2\r\n3\r\n4\r\n5\r\n6\r\n7\r\n8\r\n": "a\r\n--\r\n1\r\n2\r\n3\r\n4\r\n5\r\n6\r\n7\r\n8\r\n", // too long: a separator
+		"a\r\n--\r\n> quoted\r\n":                             "a\r\n--\r\n> quoted\r\n",
+		"no dashes\r\n":                                       "no dashes\r\n",
+	} {
+		if got := dropBareDashSignature(in); got != want {
+			t.Errorf("dropBareDashSignature(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

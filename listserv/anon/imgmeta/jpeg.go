@@ -101,9 +101,10 @@ func stripJPEG(data []byte) ([]byte, error) {
 			if bytes.HasPrefix(payload, adobeID) {
 				out = append(out, seg...)
 			}
-		case m > mAPP0 && m <= mAPP15, m == mCOM:
-			// Other APPn (Photoshop/IPTC, MPF, FlashPix, Ducky, ...)
-			// and comments: dropped.
+		case m > mAPP0 && m <= mAPP15, m == mCOM, m >= 0xF0 && m <= 0xFD:
+			// Other APPn (Photoshop/IPTC, MPF, FlashPix, Ducky, ...),
+			// comments and the JPGn extension markers (0xF0-0xFD, which
+			// no baseline or progressive decoder needs): dropped.
 		default:
 			// Tables, frame headers, DRI, scan headers, JPG extensions.
 			out = append(out, seg...)
