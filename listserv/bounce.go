@@ -447,15 +447,15 @@ func tokenHash(tok string) string {
 }
 
 // deliveryFailed counts a delivery to a member that failed for good in
-// our own session like a bounce of it (failureReport). A DSN about the
-// same job arriving later counts once.
+// our own session like a bounce of it, when the failure is a verdict on
+// the member's mailbox (failureReport). A DSN about the same job arriving
+// later counts once.
 func (s *Service) deliveryFailed(r mailstore.Result) {
 	j := r.Job
 	log := s.log.With("group", j.Ref.Group, "member", j.MemberID, "job", j.ID)
-	rep := failureReport(r.Err)
-	if rep.kind == bounceDMARC {
-		log.Warn("dmarc bounce", "status", rep.status, "detail", "the author's DMARC policy refused the copy; not counted against the recipient")
-		return
+	rep, ok := failureReport(r.Err)
+	if !ok {
+		return // no verdict on the member's mailbox
 	}
 	s.recordBounce(log, j.Ref.Group, j.MemberID, j.ID, rep) // logs its own errors
 }

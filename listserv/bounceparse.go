@@ -383,17 +383,39 @@ func classifyText(subject, text string) bounceReport {
 }
 
 // failureReport classifies a delivery that failed for good in our own
-// SMTP session: the mx transport's 5xx at RCPT or DATA (the common way a
-// dead address shows when nobody relays for us), or retries given up.
-// The recorded error starts with the reply's codes ("550 5.1.1 ..."), and
-// is read like a bounce's text. A failure is never nothing: one the text
-// does not explain counts as soft.
-func failureReport(errText string) bounceReport {
-	rep := classifyText("", errText)
-	switch rep.kind {
-	case notBounce, bounceDelayed:
-		rep.kind = bounceSoft
+// SMTP session, from its recorded error ("550 5.1.1 ..."; delivery
+// records the reply's codes first). Only a receiving server's verdict on
+// the recipient's mailbox counts, told by its enhanced status: no such
+// user or domain (x.1.1, x.1.2, x.1.3, x.1.6, x.1.10) and a disabled
+// mailbox (x.2.1) hard, a full one (x.2.2) soft. Everything else is no
+// fact about the member and counts nothing: a smarthost refusing us
+// (535, a sending quota 5.4.5), our sender address (5.1.7/5.1.8), the
+// message (5.3.4, 5.6.x), policy (5.7.x), the network (4.4.x given up),
+// a post erased while queued.
+func failureReport(errText string) (bounceReport, bool) {
+	// "550 5.1.1 text" from a reply; "5.1.10 text" from the mx
+	// transport's own DNS verdicts (null MX, no such domain).
+	status := ""
+	f := strings.Fields(errText)
+	if len(f) >= 2 && len(f[0]) == 3 && (f[0][0] == '4' || f[0][0] == '5') {
+		f = f[1:]
 	}
-	rep.why = "delivery failed"
-	return rep
+	if len(f) >= 1 && statusRE.MatchString(f[0]) {
+		status = f[0]
+	}
+	if status == "" {
+		return bounceReport{}, false
+	}
+	sub, det := statusParts(status)
+	rep := bounceReport{status: status, why: "delivery failed"}
+	switch {
+	case sub == "1" && (det == "1" || det == "2" || det == "3" || det == "6" || det == "10") && status[0] == '5',
+		sub == "2" && det == "1" && status[0] == '5':
+		rep.kind = bounceHard
+	case sub == "2" && det == "2":
+		rep.kind = bounceSoft
+	default:
+		return bounceReport{}, false
+	}
+	return rep, true
 }

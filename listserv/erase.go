@@ -111,9 +111,20 @@ func (s *Service) erase(ctx context.Context, log *slog.Logger, group string, ms 
 	}
 	latest := ms[len(ms)-1]
 	var out Erased
+	// Held posts first: an approval racing this erasure is then either
+	// committed already (and found below) or refused as erased.
+	held, err := s.store.EraseHeldBy(group, s.now(), ids...)
+	if err != nil {
+		return out, err
+	}
+	out.Held = len(held)
+	for _, id := range held {
+		s.emit(Event{Kind: HeldChanged, Group: group, UID: id})
+	}
 	// A post of theirs committed while this runs is caught by the next
-	// round.
-	for round := 0; round < 3; round++ {
+	// round; the rounds end when one finds nothing (a member cannot post
+	// faster than this removes for long: posts_per_hour bounds them).
+	for round := 0; round < 100; round++ {
 		uids, err := s.store.PostsBy(group, ids...)
 		if err != nil {
 			return out, err
@@ -126,17 +137,6 @@ func (s *Service) erase(ctx context.Context, log *slog.Logger, group string, ms 
 		if err != nil {
 			return out, err
 		}
-		if n == 0 {
-			break
-		}
-	}
-	held, err := s.store.EraseHeldBy(group, s.now(), ids...)
-	if err != nil {
-		return out, err
-	}
-	out.Held = len(held)
-	for _, id := range held {
-		s.emit(Event{Kind: HeldChanged, Group: group, UID: id})
 	}
 	log.Info("posts erased", "alias", latest.Slug, "member", latest.ID, "memberships", len(ms), "posts", out.Posts, "held", out.Held)
 	return out, ctx.Err()
