@@ -126,10 +126,7 @@ func Open(dataDir string, opts Options) (*DB, error) {
 		opts.MaxBatch = 512
 	}
 	path := filepath.Join(dataDir, FileName)
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("%s: %w", path, ErrLocked)
-	}
+	bdb, err := openCurrent(path, opts.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +158,35 @@ func Open(dataDir string, opts Options) (*DB, error) {
 	db := &DB{bolt: bdb, commits: make(chan *commitReq, 1024), done: make(chan struct{}), maxB: opts.MaxBatch}
 	go db.committer()
 	return db, nil
+}
+
+// openCurrent opens path with bbolt's lock, and makes sure the file it
+// locked is still the one at path: CompactFile puts a new file in place
+// while it holds the old one's lock, so a server waiting for that lock
+// would otherwise get the old file, unlinked, and everything it then
+// committed would be gone at the next start. When the file at path
+// changed while bbolt waited, it opens again.
+func openCurrent(path string, timeout time.Duration) (*bolt.DB, error) {
+	for try := 0; ; try++ {
+		before, statErr := os.Stat(path)
+		bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("%s: %w", path, ErrLocked)
+		}
+		if err != nil {
+			return nil, err
+		}
+		after, err := os.Stat(path)
+		if err != nil {
+			bdb.Close()
+			return nil, err
+		}
+		if statErr != nil || os.SameFile(before, after) || try == 5 {
+			// statErr: the file did not exist and bbolt created it.
+			return bdb, nil
+		}
+		bdb.Close()
+	}
 }
 
 // Close stops the committer and closes the file. Callers must have
