@@ -41,6 +41,14 @@ func (s *Smarthost) Dial(ctx context.Context) (Conn, error) {
 		return nil, err
 	}
 	if s.Username != "" {
+		// The password never goes in clear: with "starttls" a server (or
+		// someone in the path) that does not offer STARTTLS gets no AUTH,
+		// and the delivery is retried. "none" is the operator's explicit
+		// choice (a smarthost on loopback).
+		if _, isTLS := c.TLSConnectionState(); !isTLS && s.TLS != "none" {
+			c.Close()
+			return nil, fmt.Errorf("smarthost offers no STARTTLS: not sending the password in clear")
+		}
 		if err := c.Auth(sasl.NewPlainClient("", s.Username, s.Password)); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("smarthost AUTH: %w", err)

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"listserv/internal/testcert"
+	"strings"
 
 	"context"
 	"crypto/tls"
@@ -110,5 +111,26 @@ func TestSmarthostSTARTTLSAndAuth(t *testing.T) {
 	if c, err := wrong.Dial(context.Background()); err == nil {
 		c.Close()
 		t.Fatal("AUTH with a wrong password succeeded")
+	}
+
+	// A server that offers no STARTTLS (stripped on the way) never sees
+	// the password.
+	plain := &tlsServer{user: "lists", pass: "s3cret"}
+	psrv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &tlsSession{srv: plain, conn: c}, nil
+	}))
+	psrv.AllowInsecureAuth = true
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go psrv.Serve(pln)
+	defer psrv.Close()
+	stripped := &Smarthost{Addr: pln.Addr().String(), Hostname: "lists.test", TLS: "starttls", Username: "lists", Password: "s3cret"}
+	if c, err := stripped.Dial(context.Background()); err == nil || !strings.Contains(err.Error(), "no STARTTLS") {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("AUTH without TLS: err %v", err)
 	}
 }
