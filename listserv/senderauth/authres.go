@@ -182,7 +182,7 @@ func stripComments(s string) string {
 // dropping empty pieces and trimming spaces.
 func splitQuoted(s string, sep func(rune) bool) []string {
 	var out []string
-	start, quoted := 0, false
+	start, quoted, escaped := 0, false, false
 	add := func(p string) {
 		if p = strings.TrimSpace(p); p != "" {
 			out = append(out, p)
@@ -190,7 +190,11 @@ func splitQuoted(s string, sep func(rune) bool) []string {
 	}
 	for i, r := range s {
 		switch {
-		case r == '"' && (i == 0 || s[i-1] != '\\'):
+		case escaped: // the character after a backslash in a quoted string
+			escaped = false
+		case quoted && r == '\\':
+			escaped = true
+		case r == '"':
 			quoted = !quoted
 		case !quoted && sep(r):
 			add(s[start:i])
@@ -204,10 +208,19 @@ func splitQuoted(s string, sep func(rune) bool) []string {
 // joinEquals removes the spaces around '=' outside quoted strings.
 func joinEquals(s string) string {
 	var b strings.Builder
-	quoted := false
+	quoted, escaped := false, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '"' && (i == 0 || s[i-1] != '\\') {
+		switch {
+		case escaped:
+			escaped = false
+			b.WriteByte(c)
+			continue
+		case quoted && c == '\\':
+			escaped = true
+			b.WriteByte(c)
+			continue
+		case c == '"':
 			quoted = !quoted
 		}
 		if !quoted && isSpace(rune(c)) {
