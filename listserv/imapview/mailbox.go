@@ -231,8 +231,10 @@ func (s *session) status(b mbox, opts *imap.StatusOptions) (*imap.StatusData, er
 			if err != nil {
 				return nil, unavailable()
 			}
+			// The summaries as they are now: a removal since stats()
+			// may have made them shorter than n.
 			sums, _ := a.view()
-			unseen, _ = book.unseen(sums[:n])
+			unseen, _ = book.unseen(sums[:min(n, len(sums))])
 			book.release()
 		}
 	}
