@@ -23,7 +23,8 @@ import (
 // a post, so a group can bring its history from another list manager:
 //
 //   - messages are committed in Date order (file order for equal or
-//     missing dates), so UIDs follow time; each keeps its own Date;
+//     missing dates), so UIDs follow time; each keeps its own Date (one
+//     without gets its neighbour's, one in the future today's);
 //   - an author who is a member posts under their alias; any other author
 //     becomes a former member (state removed, never receiving mail) with
 //     an alias of their own, the same for all their messages in one
@@ -165,14 +166,24 @@ func (s *Service) ImportArchive(ctx context.Context, group string, r io.Reader) 
 		}
 		items = append(items, item{m, d.UTC()})
 	}
-	// Date order; undated messages keep their place after the dated ones
-	// before them (a stable sort on dates carried forward).
+	// Date order; an undated message keeps its place, dated like the
+	// message before it (or after it, at the start of the file); a date
+	// in the future is today's, so that retention is not fooled.
+	now := s.now().UTC()
 	var last time.Time
 	for i := range items {
+		if items[i].date.After(now) {
+			items[i].date = now
+		}
 		if items[i].date.IsZero() {
 			items[i].date = last
 		}
 		last = items[i].date
+	}
+	for i := len(items) - 2; i >= 0; i-- {
+		if items[i].date.IsZero() {
+			items[i].date = items[i+1].date
+		}
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].date.Before(items[j].date) })
 
@@ -222,6 +233,9 @@ func (s *Service) importAuthor(group, addr string, seen map[string]mailstore.Mem
 		return m, false, nil
 	}
 	m, err := s.store.MemberByAddr(group, addr)
+	if errors.Is(err, mailstore.ErrNotFound) {
+		m, err = s.knownAuthor(group, addr)
+	}
 	created := false
 	if errors.Is(err, mailstore.ErrNotFound) {
 		m, err = s.store.AddMember(group, addr, mailstore.Removed, false, newAlias)
@@ -232,4 +246,28 @@ func (s *Service) importAuthor(group, addr string, seen map[string]mailstore.Mem
 	}
 	seen[key] = m
 	return m, created, nil
+}
+
+// knownAuthor finds who wrote an imported message when the address is no
+// current member's: the member behind one of this group's alias
+// addresses (an export of this group imported back), or a former member
+// with that address (an earlier import, someone who left), so that their
+// posts stay theirs, under one alias, and an erasure finds them all.
+func (s *Service) knownAuthor(group, addr string) (mailstore.Member, error) {
+	at := strings.LastIndexByte(addr, '@')
+	if at > 0 && strings.EqualFold(addr[at+1:], s.domain) {
+		if slug, ok := strings.CutPrefix(strings.ToLower(addr[:at]), group+"+"); ok {
+			return s.store.MemberBySlug(group, slug)
+		}
+	}
+	ms, err := s.store.Members(group)
+	if err != nil {
+		return mailstore.Member{}, err
+	}
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].State == mailstore.Removed && mailstore.NormAddr(ms[i].Addr) == mailstore.NormAddr(addr) {
+			return ms[i], nil
+		}
+	}
+	return mailstore.Member{}, mailstore.ErrNotFound
 }

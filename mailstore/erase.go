@@ -59,13 +59,13 @@ func (db *DB) PostsBy(group string, ids ...uint64) ([]uint64, error) {
 	return out, err
 }
 
-// PostsBefore returns up to max UIDs, oldest first, of the posts whose
-// date (PostMeta.Date: when the service accepted the post) is before
-// cutoff. It reads from the oldest post and stops at the first one that
-// is not due, so it is cheap when nothing is: the archive is in UID
-// order, and dates grow with UIDs (a post approved from the held queue
-// keeps the date it was sent, so it may wait, at most as long as it was
-// held, behind a newer post).
+// PostsBefore returns up to max UIDs, in UID order, of the posts whose
+// date (PostMeta.Date: when the service accepted the post, or an
+// imported post's own date) is before cutoff. It reads every post's
+// metadata: dates do not grow with UIDs (an imported archive brings old
+// posts after new ones; a held post keeps the date it was sent), so it
+// cannot stop at the first recent post. The server calls it every
+// quarter of an hour.
 func (db *DB) PostsBefore(group string, cutoff time.Time, max int) ([]uint64, error) {
 	var out []uint64
 	err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -81,10 +81,9 @@ func (db *DB) PostsBefore(group string, cutoff time.Time, max int) ([]uint64, er
 			if err := json.Unmarshal(v, &m); err != nil {
 				return fmt.Errorf("post %d: %w", be.Uint64(k), err)
 			}
-			if !m.Date.Before(cutoff) {
-				break
+			if m.Date.Before(cutoff) {
+				out = append(out, be.Uint64(k))
 			}
-			out = append(out, be.Uint64(k))
 		}
 		return nil
 	})

@@ -333,6 +333,15 @@ func TestPostsBefore(t *testing.T) {
 	if _, err := db.PostsBefore("nope", t0, 1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown group: %v", err)
 	}
+	// An imported old post after the recent ones is found too.
+	p := post("g", 0, "")
+	p.Meta.Date = t0.Add(-365 * 24 * time.Hour)
+	if _, err := db.CommitPost(p); err != nil {
+		t.Fatal(err)
+	}
+	if uids, _ := db.PostsBefore("g", t0.Add(24*time.Hour), 100); !reflect.DeepEqual(uids, []uint64{1, 6}) {
+		t.Fatalf("PostsBefore with an old post last = %v, want [1 6]", uids)
+	}
 }
 
 func TestEraseHeldBy(t *testing.T) {

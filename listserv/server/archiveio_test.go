@@ -257,3 +257,29 @@ func TestBackupDuringFanout(t *testing.T) {
 	}
 	e.waitQueueEmpty()
 }
+
+// An export imported back into its own group stays with its authors (so
+// an erasure finds every copy), and importing the same mbox twice adds no
+// second former member.
+func TestArchiveReimportKeepsAuthors(t *testing.T) {
+	e := newEnv(t, setup{sink: true})
+	e.fixture()
+	e.post(aliceAddr, []byte("From: <"+aliceAddr+">\r\nSubject: mine\r\n\r\nAlice's words.\r\n"))
+	e.post(brunoAddr, []byte("From: <"+brunoAddr+">\r\nSubject: his\r\n\r\nBruno's words.\r\n"))
+	e.waitQueueEmpty()
+	file := filepath.Join(t.TempDir(), "x.mbox")
+	runCLI(t, e, "archive", "export", testGroup, file)
+	for i := 0; i < 2; i++ {
+		if out := runCLI(t, e, "archive", "import", testGroup, file); !strings.Contains(out, "imported 2 posts (0 skipped, 0 former members added)") {
+			t.Fatalf("import %d said %q", i+1, out)
+		}
+	}
+	if out := runCLI(t, e, "member", "erase", testGroup, aliceAddr); out != "erased 3 posts\n" {
+		t.Errorf("erase said %q, want all 3 of Alice's posts", out)
+	}
+	for _, p := range readArchive(t, e, testGroup) {
+		if strings.Contains(p.text, "Alice's words") {
+			t.Errorf("a copy of Alice's post escaped the erasure: UID %d", p.uid)
+		}
+	}
+}
