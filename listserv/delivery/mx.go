@@ -80,9 +80,28 @@ type MX struct {
 
 	mu     sync.Mutex
 	pools  map[string]*domainPool
-	conns  int         // Conns handed out by Dial and not closed
-	reaper *time.Timer // pending sweep of idle sessions
+	down   map[string]downDomain // domains no exchanger answered lately
+	conns  int                   // Conns handed out by Dial and not closed
+	reaper *time.Timer           // pending sweep of idle sessions
 }
+
+// downDomain remembers that no exchanger of a domain could be reached,
+// so that the other jobs for it are deferred at once for a while instead
+// of each worker waiting out the same timeouts in turn (a tarpit MX would
+// otherwise hold every worker, and every other domain's mail, for hours).
+type downDomain struct {
+	until time.Time
+	err   error
+}
+
+const (
+	// mxDownFor is how long a domain whose exchangers all failed is
+	// deferred without trying (Postfix's is similar).
+	mxDownFor = time.Minute
+	// mxMaxWait bounds how long a Send waits for a connection to a
+	// domain at its cap before deferring the job.
+	mxMaxWait = 2 * time.Minute
+)
 
 const (
 	// mxMaxAddrs is how many addresses one attempt tries (Postfix's
@@ -345,9 +364,17 @@ func classify(err error) error {
 // acquire returns a session to domain: an idle one, a new one while the
 // domain is under its cap, or the next one released.
 func (t *MX) acquire(ctx context.Context, domain string) (*mxSession, error) {
+	waitUntil := time.Now().Add(mxMaxWait)
 	for {
 		var stale []*mxSession
 		t.mu.Lock()
+		if d, ok := t.down[domain]; ok {
+			if time.Now().Before(d.until) {
+				t.mu.Unlock()
+				return nil, d.err
+			}
+			delete(t.down, domain)
+		}
 		if t.pools == nil {
 			t.pools = make(map[string]*domainPool)
 		}
@@ -384,6 +411,12 @@ func (t *MX) acquire(ctx context.Context, domain string) (*mxSession, error) {
 			s, err := t.open(ctx, domain)
 			if err != nil {
 				t.mu.Lock()
+				if !Permanent(err) && ctx.Err() == nil {
+					if t.down == nil {
+						t.down = make(map[string]downDomain)
+					}
+					t.down[domain] = downDomain{until: time.Now().Add(mxDownFor), err: err}
+				}
 				p.open--
 				p.notify()
 				if p.open == 0 && t.pools[domain] == p {
@@ -394,9 +427,14 @@ func (t *MX) acquire(ctx context.Context, domain string) (*mxSession, error) {
 			}
 			return s, nil
 		}
+		timer := time.NewTimer(time.Until(waitUntil))
 		select {
 		case <-wake:
+			timer.Stop()
+		case <-timer.C:
+			return nil, &mxError{enh: [3]int{4, 4, 5}, msg: "waited too long for a connection to the domain", temp: true}
 		case <-ctx.Done():
+			timer.Stop()
 			return nil, &mxError{enh: [3]int{4, 4, 5}, msg: "stopped while waiting for a connection to the domain", temp: true, err: ctx.Err()}
 		}
 	}
