@@ -71,7 +71,7 @@ func New(src Sources) *Metrics {
 	}, []string{"group"})
 	m.bounces = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "listserv_bounces_total",
-		Help: "Bounces received, by what they did (counted, ignored, suspended).",
+		Help: "Bounce handling, by what happened (suspended: delivery to a member was suspended).",
 	}, []string{"what"})
 	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "listserv_queue_deliveries",
@@ -144,7 +144,7 @@ func (m *Metrics) Removed(group string, n int) {
 	m.removed.WithLabelValues(group).Add(float64(n))
 }
 
-// Bounce counts a bounce: "counted", "ignored" or "suspended".
+// Bounce counts what bounce handling did; "suspended" today.
 func (m *Metrics) Bounce(what string) {
 	if m == nil {
 		return
