@@ -54,6 +54,11 @@ func archiveImport(args []string) (Action, error) {
 		defer f.Close()
 		rep, err := svc.ImportArchive(ctx, pos[0], f)
 		if err != nil {
+			if rep.Imported > 0 {
+				// What was committed stays: say so, so that a second run
+				// is not made blindly (it would import those again).
+				return fmt.Errorf("%w (stopped after importing %d posts, %d skipped, %d former members added)", err, rep.Imported, rep.Skipped, rep.Authors)
+			}
 			return err
 		}
 		fmt.Fprintf(out, "imported %d posts (%d skipped, %d former members added)\n", rep.Imported, rep.Skipped, rep.Authors)
