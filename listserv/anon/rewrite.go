@@ -208,7 +208,7 @@ func (r *rewriter) text(e *entity, parent string) (outPart, error) {
 	}
 	// Composed form (NFC): "Jörg" typed on a Mac is o + combining
 	// diaeresis, and must still match the name in From.
-	s = norm.NFC.String(s)
+	s = norm.NFC.String(dropInvisible(s))
 	var html []byte
 	switch mt {
 	case "text/plain":
@@ -469,4 +469,21 @@ func (r *rewriter) filename(name string) string {
 	name = decodeHeaderText(name)
 	name = r.sc.replace(name)
 	return truncateUTF8(name, maxFilename)
+}
+
+// dropInvisible removes the characters that show as nothing and only
+// serve, in a post, to split a name so that it is not found: zero width
+// space, soft hyphen, word joiner, and a stray byte order mark. (Zero
+// width joiners stay: emoji sequences need them.)
+func dropInvisible(s string) string {
+	if !strings.ContainsAny(s, "\u200b\u00ad\u2060\ufeff") {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '\u200b', '\u00ad', '\u2060', '\ufeff':
+			return -1
+		}
+		return r
+	}, s)
 }

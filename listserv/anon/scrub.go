@@ -188,6 +188,16 @@ func (sc *scrubber) mapAddresses(s string, sh *shield) string {
 	last := 0
 	eachAddress(s, func(start, end int) {
 		alias, ok := sc.aliasFor(s[start:end])
+		if !ok {
+			// "bob@example.net.csv": an address glued to a file
+			// extension reads as a longer domain; try without the last
+			// label.
+			if dot := strings.LastIndexByte(s[start:end], '.'); dot > strings.IndexByte(s[start:end], '@') {
+				if alias, ok = sc.aliasFor(s[start : start+dot]); ok {
+					end = start + dot
+				}
+			}
+		}
 		if !ok || alias.Addr == "" || start < last {
 			return
 		}

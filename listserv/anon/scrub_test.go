@@ -130,3 +130,22 @@ func TestBareDashSignature(t *testing.T) {
 		}
 	}
 }
+
+func TestScrubGluedAndInvisible(t *testing.T) {
+	sc := testScrubber()
+	if got := sc.replace("see bob@example.net.csv"); got != "see recovery+gentle-otter@lists.example.org.csv" {
+		t.Errorf("glued extension: %q", got)
+	}
+	raw := "From: Jane Doe <jane.doe@example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nI am Ja\u200bne Do\u00ade.\r\n"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Anonymize(m, testParams("invisible"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "I am Quiet Heron.") {
+		t.Errorf("a name split by invisible characters survived:\n%s", out)
+	}
+}
