@@ -32,6 +32,7 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, opts *
 	if err != nil {
 		return nil, err
 	}
+	dropRemoved(sel, sums, hits)
 	data := &imap.SearchData{}
 	var uids imap.UIDSet
 	var seqs imap.SeqSet
@@ -57,6 +58,28 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, opts *
 		data.All = uids
 	}
 	return data, nil
+}
+
+// dropRemoved clears the hits on posts removed from the archive (erasure,
+// retention) that the client has not been sent EXPUNGE for yet: they
+// still have sequence numbers, but no criterion may find them.
+func dropRemoved(sel *selected, sums []mailstore.Summary, hits []bool) {
+	if sel.arch == nil {
+		return
+	}
+	cur, epoch := sel.arch.snapshot()
+	if epoch == sel.epoch {
+		return // no removal since the client's view was taken
+	}
+	live := make(map[uint64]bool, len(cur))
+	for _, s := range cur {
+		live[s.UID] = true
+	}
+	for i := range hits {
+		if hits[i] && !live[sums[i].UID] {
+			hits[i] = false
+		}
+	}
 }
 
 // evaluator evaluates criteria for one SEARCH.

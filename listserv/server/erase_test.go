@@ -368,8 +368,13 @@ func TestArchiveRetention(t *testing.T) {
 	if flags, _ := m.srv.Store.MemberFlags(testGroup, m.member(testGroup, carmenAddr).ID); len(flags) != 2 || !flags[3].Seen || !flags[4].Flagged {
 		t.Errorf("flags after STORE and FETCH over purged posts: %v", flags)
 	}
+	// SEARCH (by sequence number: EXPUNGE may not be sent during it)
+	// finds no purged post, whatever the criteria.
+	if res, err := d.Search(&imap.SearchCriteria{}, nil).Wait(); err != nil || fmt.Sprint(res.AllSeqNums()) != "[3 4]" {
+		t.Fatalf("SEARCH ALL over purged posts: %v %v, want [3 4]", res.AllSeqNums(), err)
+	}
 	if exp, exists := dw.snapshot(); len(exp) != 0 || fmt.Sprint(exists) != "[4]" {
-		t.Fatalf("during FETCH and STORE: EXPUNGE %v, EXISTS %v; want none and [4]", exp, exists)
+		t.Fatalf("during FETCH, STORE and SEARCH: EXPUNGE %v, EXISTS %v; want none and [4]", exp, exists)
 	}
 	if err := d.Noop().Wait(); err != nil {
 		t.Fatal(err)
