@@ -135,18 +135,25 @@ func (c *Checker) Check(ctx context.Context, env *listserv.Envelope, raw []byte,
 // authResults evaluates the topmost Authentication-Results field of msg
 // (authres.go).
 func (c *Checker) authResults(ctx context.Context, fromDomain string, msg *anon.Message) string {
+	ctx, cancel, r := c.lookups(ctx)
+	defer cancel()
+	m := &modeLookup{ctx: ctx, r: r, from: fromDomain}
+	return trustedAuthResults(msg.Header.Values("Authentication-Results"), c.TrustedAuthservID, fromDomain, m)
+}
+
+// lookups bounds one message's DNS work by c.Timeout (20 s by default)
+// and returns the resolver to ask.
+func (c *Checker) lookups(ctx context.Context) (context.Context, context.CancelFunc, Resolver) {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = 20 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	r := c.Resolver
 	if r == nil {
 		r = NewResolver("")
 	}
-	m := &modeLookup{ctx: ctx, r: r, from: fromDomain}
-	return trustedAuthResults(msg.Header.Values("Authentication-Results"), c.TrustedAuthservID, fromDomain, m)
+	return ctx, cancel, r
 }
 
 // ErrTemporary is returned by Evaluate when no aligned pass was found and
@@ -158,16 +165,8 @@ var ErrTemporary = errors.New("senderauth: temporary DNS failure")
 // ErrTemporary when the answer might change on retry; otherwise
 // Result.Aligned says whether the sender is proven.
 func (c *Checker) Evaluate(ctx context.Context, fromDomain string, env *listserv.Envelope, raw []byte) (Result, error) {
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 20 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, r := c.lookups(ctx)
 	defer cancel()
-	r := c.Resolver
-	if r == nil {
-		r = NewResolver("")
-	}
 	if env == nil {
 		env = &listserv.Envelope{}
 	}
